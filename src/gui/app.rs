@@ -1,0 +1,434 @@
+//! The workstation application state and its frame loop.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        mpsc::{Receiver, TryRecvError, sync_channel},
+    },
+};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    LaunchOptions,
+    dock::{self, Tab},
+    loader::{LibraryQuery, LoadJob, LoadSource},
+    log::LogBuffer,
+    panels::{self, chart::ChartPanel, library::LibraryAction, log::LogPanel},
+    theme,
+};
+use crate::{
+    domain::format_ts_nanos,
+    ingest::{IngestError, LoadedBars},
+    store::{DatasetRecord, Library},
+};
+
+/// Recent files remembered.
+const MAX_RECENT: usize = 10;
+
+/// What survives a restart.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+struct Persisted {
+    tree: egui_tiles::Tree<Tab>,
+    recent_files: Vec<PathBuf>,
+    last_file: Option<PathBuf>,
+}
+
+impl Default for Persisted {
+    fn default() -> Self {
+        Self { tree: dock::default_tree(), recent_files: Vec::new(), last_file: None }
+    }
+}
+
+/// The workstation.
+pub struct WorkstationApp {
+    persisted: Persisted,
+    persist: bool,
+    dataset: Option<Arc<LoadedBars>>,
+    job: Option<LoadJob>,
+    file_dialog: Option<Receiver<Option<PathBuf>>>,
+    library_path: Option<PathBuf>,
+    library_query: Option<LibraryQuery>,
+    datasets: Vec<DatasetRecord>,
+    library_error: Option<String>,
+    error_dialog: Option<String>,
+    log: LogBuffer,
+    chart: ChartPanel,
+    log_panel: LogPanel,
+    launch: LaunchOptions,
+    frames_with_data: u32,
+}
+
+impl WorkstationApp {
+    /// Creates the app, restoring the persisted layout and starting the first load.
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: LaunchOptions, log: LogBuffer, persist: bool) -> Self {
+        let mut persisted: Persisted = if persist {
+            cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default()
+        } else {
+            Persisted::default()
+        };
+        if !dock::tree_is_complete(&persisted.tree) {
+            persisted.tree = dock::default_tree();
+        }
+        let library_path = match Library::resolve_path(launch.library.as_deref()) {
+            Ok(p) => Some(p),
+            Err(err) => {
+                tracing::warn!("no library: {err}");
+                None
+            }
+        };
+        let mut app = Self {
+            persisted,
+            persist,
+            dataset: None,
+            job: None,
+            file_dialog: None,
+            library_path,
+            library_query: None,
+            datasets: Vec::new(),
+            library_error: None,
+            error_dialog: None,
+            log,
+            chart: ChartPanel::default(),
+            log_panel: LogPanel::default(),
+            launch,
+            frames_with_data: 0,
+        };
+        let first = if app.launch.empty {
+            None
+        } else if let Some(file) = app.launch.file.clone() {
+            Some(LoadSource::File(file))
+        } else if app.launch.sample {
+            Some(LoadSource::Sample)
+        } else {
+            match app.persisted.last_file.clone().filter(|p| p.is_file()) {
+                Some(p) => Some(LoadSource::File(p)),
+                None => Some(LoadSource::Sample),
+            }
+        };
+        if let Some(source) = first {
+            app.open(source, Some(cc.egui_ctx.clone()));
+        }
+        app.refresh_library(&cc.egui_ctx);
+        app
+    }
+
+    /// Starts loading `source` in the background; the current data stays until the new data arrives.
+    pub fn open(&mut self, source: LoadSource, ctx: Option<egui::Context>) {
+        if let Some(job) = self.job.take() {
+            job.progress.cancel();
+        }
+        tracing::info!("opening {}", source.label());
+        let library = match &source {
+            LoadSource::File(_) => self.library_path.clone(),
+            LoadSource::Sample => None,
+        };
+        match LoadJob::spawn(source, library, ctx) {
+            Ok(job) => self.job = Some(job),
+            Err(err) => self.fail(format!("cannot start the loader thread: {err}")),
+        }
+    }
+
+    /// The loaded data, if any.
+    pub fn dataset(&self) -> Option<&LoadedBars> {
+        self.dataset.as_deref()
+    }
+
+    /// True while a file is being loaded.
+    pub fn is_loading(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The message of the error dialog, if one is open.
+    pub fn error_message(&self) -> Option<&str> {
+        self.error_dialog.as_deref()
+    }
+
+    fn fail(&mut self, message: String) {
+        tracing::error!("{message}");
+        self.error_dialog = Some(message);
+    }
+
+    fn refresh_library(&mut self, ctx: &egui::Context) {
+        if let Some(path) = self.library_path.clone() {
+            match LibraryQuery::spawn(path, ctx.clone()) {
+                Ok(q) => self.library_query = Some(q),
+                Err(err) => self.library_error = Some(err.to_string()),
+            }
+        }
+    }
+
+    fn poll_jobs(&mut self, ctx: &egui::Context) {
+        if let Some(result) = self.job.as_ref().and_then(LoadJob::poll) {
+            let source = self.job.take().map(|j| j.source);
+            match result {
+                Ok((loaded, dataset_id)) => {
+                    let (first, last) = loaded.bars.time_range_nanos().unwrap_or((0, 0));
+                    tracing::info!(
+                        "loaded {} bars ({}, {} {}) {} … {}",
+                        loaded.bars.len(),
+                        loaded.format,
+                        loaded.symbol.as_deref().unwrap_or("?"),
+                        loaded.timeframe.map(|t| t.to_string()).unwrap_or_default(),
+                        format_ts_nanos(first),
+                        format_ts_nanos(last)
+                    );
+                    for f in loaded.findings.iter().take(50) {
+                        if f.is_error() {
+                            tracing::error!("{}: {f} (row dropped)", loaded.source.display());
+                        } else {
+                            tracing::warn!("{}: {f}", loaded.source.display());
+                        }
+                    }
+                    if let Some(LoadSource::File(path)) = &source {
+                        self.remember(path.clone());
+                    }
+                    if dataset_id.is_some() {
+                        self.refresh_library(ctx);
+                    }
+                    self.dataset = Some(Arc::new(loaded));
+                    self.chart.reset_view = true;
+                    self.frames_with_data = 0;
+                }
+                Err(IngestError::Cancelled) => tracing::info!("loading cancelled"),
+                Err(IngestError::Invalid { path, findings }) => {
+                    for f in findings.iter().take(50) {
+                        tracing::warn!("{}: {f}", path.display());
+                    }
+                    self.fail(
+                        IngestError::Invalid { path, findings }.to_string()
+                            + "\nThe previous data is kept. Run `aio import --force` to drop bad rows.",
+                    );
+                }
+                Err(err) => self.fail(format!("{err}\nThe previous data is kept.")),
+            }
+        }
+        if let Some(result) = self.library_query.as_ref().and_then(LibraryQuery::poll) {
+            self.library_query = None;
+            match result {
+                Ok(datasets) => {
+                    self.datasets = datasets;
+                    self.library_error = None;
+                }
+                Err(err) => self.library_error = Some(err),
+            }
+        }
+        if let Some(rx) = &self.file_dialog {
+            match rx.try_recv() {
+                Ok(picked) => {
+                    self.file_dialog = None;
+                    if let Some(path) = picked {
+                        self.open(LoadSource::File(path), Some(ctx.clone()));
+                    }
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => self.file_dialog = None,
+            }
+        }
+    }
+
+    fn remember(&mut self, path: PathBuf) {
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        self.persisted.recent_files.retain(|p| p != &path);
+        self.persisted.recent_files.insert(0, path.clone());
+        self.persisted.recent_files.truncate(MAX_RECENT);
+        self.persisted.last_file = Some(path);
+    }
+
+    /// Opens the system file dialog on the `aio-file-dialog` thread so the UI keeps drawing.
+    fn show_open_dialog(&mut self, ctx: &egui::Context) {
+        if self.file_dialog.is_some() {
+            return;
+        }
+        let (tx, rx) = sync_channel(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new().name("aio-file-dialog".into()).spawn(move || {
+            let picked = rfd::FileDialog::new()
+                .set_title("Open bars")
+                .add_filter("Bar files", &["csv", "txt", "parquet", "pq"])
+                .add_filter("All files", &["*"])
+                .pick_file();
+            let _ = tx.send(picked);
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.file_dialog = Some(rx),
+            Err(err) => self.fail(format!("cannot open the file dialog: {err}")),
+        }
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open…").clicked() {
+                    self.show_open_dialog(ui.ctx());
+                }
+                ui.menu_button("Open Recent", |ui| {
+                    if self.persisted.recent_files.is_empty() {
+                        ui.weak("No recent files");
+                    }
+                    for path in self.persisted.recent_files.clone() {
+                        if ui.button(path.display().to_string()).clicked() {
+                            self.open(LoadSource::File(path), Some(ui.ctx().clone()));
+                        }
+                    }
+                });
+                if ui.button("Open Sample").clicked() {
+                    self.open(LoadSource::Sample, Some(ui.ctx().clone()));
+                }
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                if ui.button("Reset layout").clicked() {
+                    self.persisted.tree = dock::default_tree();
+                    tracing::info!("layout reset");
+                }
+            });
+        });
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if let Some(job) = &self.job {
+                ui.spinner();
+                ui.label(format!("Loading {} — {}", job.source.label(), job.progress.stage()));
+                ui.add(egui::ProgressBar::new(job.progress.fraction()).desired_width(200.0).show_percentage());
+                if ui.button("Cancel").clicked() {
+                    job.progress.cancel();
+                }
+            } else if let Some(d) = &self.dataset {
+                ui.label(format!(
+                    "{} · {} {} · {} bars",
+                    d.source.display(),
+                    d.symbol.as_deref().unwrap_or("?"),
+                    d.timeframe.map(|t| t.to_string()).unwrap_or_default(),
+                    d.bars.len()
+                ));
+            } else {
+                ui.label("No data");
+            }
+        });
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect()
+        });
+        if let Some(path) = dropped.into_iter().next() {
+            self.open(LoadSource::File(path), Some(ctx.clone()));
+        }
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            let painter =
+                ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("drop_overlay")));
+            let rect = ctx.content_rect();
+            painter.rect_filled(rect, 0.0, theme::DROP_OVERLAY);
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop a CSV or Parquet file to open it",
+                egui::FontId::proportional(24.0),
+                egui::Color32::WHITE,
+            );
+        }
+    }
+
+    fn error_dialog_ui(&mut self, ctx: &egui::Context) {
+        let Some(message) = self.error_dialog.clone() else { return };
+        let response = egui::Modal::new(egui::Id::unique("error_dialog")).show(ctx, |ui| {
+            ui.set_max_width(560.0);
+            ui.heading("Cannot open the file");
+            ui.label(&message);
+            ui.add_space(8.0);
+            ui.button("OK").clicked()
+        });
+        if response.inner || response.should_close() {
+            self.error_dialog = None;
+        }
+    }
+}
+
+/// Dispatches dock tabs to their panels.
+struct Behavior<'a> {
+    app: &'a mut WorkstationApp,
+    library_actions: Vec<LibraryAction>,
+}
+
+impl egui_tiles::Behavior<Tab> for Behavior<'_> {
+    fn tab_title_for_pane(&mut self, pane: &Tab) -> egui::WidgetText {
+        pane.title().into()
+    }
+
+    fn pane_ui(&mut self, ui: &mut egui::Ui, _tile_id: egui_tiles::TileId, pane: &mut Tab) -> egui_tiles::UiResponse {
+        egui::Frame::central_panel(ui.style()).show(ui, |ui| {
+            let dataset = self.app.dataset.clone();
+            match pane {
+                Tab::Chart => self.app.chart.ui(ui, dataset.as_deref()),
+                Tab::Data => panels::data::ui(ui, dataset.as_deref()),
+                Tab::Library => panels::library::ui(
+                    ui,
+                    self.app.library_path.as_deref(),
+                    &self.app.datasets,
+                    self.app.library_error.as_deref(),
+                    &mut self.library_actions,
+                ),
+                Tab::Log => self.app.log_panel.ui(ui, &self.app.log),
+                Tab::Analysis | Tab::PineScript | Tab::Backtest => panels::placeholder::ui(ui, *pane),
+            }
+        });
+        egui_tiles::UiResponse::None
+    }
+
+    fn simplification_options(&self) -> egui_tiles::SimplificationOptions {
+        egui_tiles::SimplificationOptions { all_panes_must_have_tabs: true, ..Default::default() }
+    }
+}
+
+impl eframe::App for WorkstationApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.poll_jobs(&ctx);
+        self.handle_dropped_files(&ctx);
+
+        egui::Panel::top("menu_bar").show(ui, |ui| self.menu_ui(ui));
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_ui(ui));
+        let mut tree = std::mem::replace(&mut self.persisted.tree, dock::default_tree());
+        let mut behavior = Behavior { app: self, library_actions: Vec::new() };
+        egui::CentralPanel::default().show(ui, |ui| tree.ui(&mut behavior, ui));
+        let actions = std::mem::take(&mut behavior.library_actions);
+        self.persisted.tree = tree;
+        for action in actions {
+            match action {
+                LibraryAction::Refresh => self.refresh_library(&ctx),
+                LibraryAction::Open(path) => self.open(LoadSource::File(path), Some(ctx.clone())),
+            }
+        }
+        self.error_dialog_ui(&ctx);
+
+        if self.job.is_some() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+        }
+        if self.launch.exit_after_first_frame {
+            let done = if self.launch.empty { true } else { self.dataset.is_some() && self.frames_with_data >= 1 };
+            if done {
+                println!("first_frame_ms={:.1}", self.launch.started.elapsed().as_secs_f64() * 1e3);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            } else {
+                ctx.request_repaint();
+            }
+        }
+        if self.dataset.is_some() {
+            self.frames_with_data = self.frames_with_data.saturating_add(1);
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.persist {
+            eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
+        }
+    }
+}

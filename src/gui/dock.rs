@@ -1,0 +1,88 @@
+//! The docked layout: which panels exist and their default arrangement (egui_tiles).
+
+use serde::{Deserialize, Serialize};
+
+/// A dockable panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Tab {
+    /// Candlestick chart of the loaded bars.
+    Chart,
+    /// Table of the loaded bars.
+    Data,
+    /// Datasets and strategies in the library.
+    Library,
+    /// Program log.
+    Log,
+    /// Model findings for the visible chart.
+    Analysis,
+    /// Generated Pine Script v5.
+    PineScript,
+    /// Backtest results.
+    Backtest,
+}
+
+impl Tab {
+    /// Every panel.
+    pub const ALL: [Self; 7] =
+        [Self::Chart, Self::Data, Self::Library, Self::Log, Self::Analysis, Self::PineScript, Self::Backtest];
+
+    /// Tab title.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::Chart => "Chart",
+            Self::Data => "Data",
+            Self::Library => "Library",
+            Self::Log => "Log",
+            Self::Analysis => "Analysis",
+            Self::PineScript => "Pine Script",
+            Self::Backtest => "Backtest",
+        }
+    }
+}
+
+/// The default arrangement: chart and analysis on top left, data/backtest/log below, library and Pine on the right.
+pub fn default_tree() -> egui_tiles::Tree<Tab> {
+    let mut tiles = egui_tiles::Tiles::default();
+    let chart = tiles.insert_pane(Tab::Chart);
+    let analysis = tiles.insert_pane(Tab::Analysis);
+    let top = tiles.insert_tab_tile(vec![chart, analysis]);
+    let data = tiles.insert_pane(Tab::Data);
+    let backtest = tiles.insert_pane(Tab::Backtest);
+    let log = tiles.insert_pane(Tab::Log);
+    let bottom = tiles.insert_tab_tile(vec![data, backtest, log]);
+    let left = tiles.insert_vertical_tile(vec![top, bottom]);
+    if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(left) {
+        linear.shares.set_share(top, 2.0);
+        linear.shares.set_share(bottom, 1.0);
+    }
+    let library = tiles.insert_pane(Tab::Library);
+    let pine = tiles.insert_pane(Tab::PineScript);
+    let right = tiles.insert_tab_tile(vec![library, pine]);
+    let root = tiles.insert_horizontal_tile(vec![left, right]);
+    if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
+        linear.shares.set_share(left, 3.0);
+        linear.shares.set_share(right, 1.0);
+    }
+    egui_tiles::Tree::new(egui::Id::unique("aio_dock"), root, tiles)
+}
+
+/// True when every panel appears exactly once in `tree` (a persisted layout from another version may not).
+pub fn tree_is_complete(tree: &egui_tiles::Tree<Tab>) -> bool {
+    Tab::ALL
+        .iter()
+        .all(|tab| tree.tiles.iter().filter(|(_, t)| matches!(t, egui_tiles::Tile::Pane(p) if p == tab)).count() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_layout_has_every_panel_once_and_survives_serde() {
+        let tree = default_tree();
+        assert!(tree_is_complete(&tree));
+        let json = serde_json::to_string(&tree).unwrap();
+        let back: egui_tiles::Tree<Tab> = serde_json::from_str(&json).unwrap();
+        assert!(tree_is_complete(&back));
+    }
+}

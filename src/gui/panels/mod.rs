@@ -1,0 +1,7 @@
+//! The panels shown in dock tabs; each is a small struct with a `ui` method.
+
+pub mod chart;
+pub mod data;
+pub mod library;
+pub mod log;
+pub mod placeholder;

@@ -1,0 +1,114 @@
+//! Writing bars as CSV or Parquet (zstd), always through a temporary file renamed into place.
+
+use std::{
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use polars::prelude::*;
+
+use super::IngestError;
+use crate::domain::{Bars, format_ts_nanos};
+
+/// Output file kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `time,open,high,low,close,volume` with ISO-8601 UTC times.
+    Csv,
+    /// Parquet with zstd compression: `time` as timestamp[ns, UTC], f64 prices and volume.
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The format named by a path's extension (`.csv`, `.parquet`/`.pq`).
+    pub fn from_path(path: &Path) -> Result<Self, IngestError> {
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Ok(Self::Csv),
+            Some("parquet" | "pq") => Ok(Self::Parquet),
+            _ => Err(IngestError::Write {
+                path: path.to_path_buf(),
+                message: "unknown output format; use a .csv or .parquet extension".into(),
+            }),
+        }
+    }
+}
+
+/// Runs `write` on a temporary file next to `path` and renames it to `path` only when `write` succeeds.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<(), String>,
+) -> Result<(), IngestError> {
+    let err = |message: String| IngestError::Write { path: path.to_path_buf(), message };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".aio-")
+        .suffix(".aio-tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| err(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
+    write(tmp.as_file_mut()).map_err(err)?;
+    tmp.as_file().sync_all().map_err(|e| err(e.to_string()))?;
+    tmp.persist(path).map_err(|e| err(e.error.to_string()))?;
+    Ok(())
+}
+
+/// Writes bars as CSV (`time,open,high,low,close,volume`; floats in shortest round-trip form).
+pub fn write_csv(path: &Path, bars: &Bars) -> Result<(), IngestError> {
+    write_atomically(path, |file| {
+        let mut w = BufWriter::with_capacity(1 << 20, file);
+        let io = |e: std::io::Error| e.to_string();
+        writeln!(w, "time,open,high,low,close,volume").map_err(io)?;
+        for bar in bars.iter() {
+            writeln!(
+                w,
+                "{},{},{},{},{},{}",
+                format_ts_nanos(bar.ts_nanos),
+                bar.open,
+                bar.high,
+                bar.low,
+                bar.close,
+                bar.volume
+            )
+            .map_err(io)?;
+        }
+        w.flush().map_err(io)
+    })
+}
+
+/// The bars as a polars frame: `time` (Datetime ns UTC), `open`, `high`, `low`, `close`, `volume`.
+pub fn bars_to_dataframe(bars: &Bars) -> PolarsResult<DataFrame> {
+    let time = Int64Chunked::from_slice("time".into(), bars.ts_nanos())
+        .into_series()
+        .cast(&DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)))?;
+    DataFrame::new_infer_height(vec![
+        time.into_column(),
+        Column::new("open".into(), bars.open()),
+        Column::new("high".into(), bars.high()),
+        Column::new("low".into(), bars.low()),
+        Column::new("close".into(), bars.close()),
+        Column::new("volume".into(), bars.volume()),
+    ])
+}
+
+/// Writes bars as zstd-compressed Parquet.
+pub fn write_parquet(path: &Path, bars: &Bars) -> Result<(), IngestError> {
+    let mut df =
+        bars_to_dataframe(bars).map_err(|e| IngestError::Write { path: path.to_path_buf(), message: e.to_string() })?;
+    write_atomically(path, |file| {
+        ParquetWriter::new(BufWriter::new(file))
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(&mut df)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Writes bars in the format named by `path`'s extension.
+pub fn write_bars(path: &Path, bars: &Bars) -> Result<(), IngestError> {
+    match OutputFormat::from_path(path)? {
+        OutputFormat::Csv => write_csv(path, bars),
+        OutputFormat::Parquet => write_parquet(path, bars),
+    }
+}
