@@ -95,3 +95,100 @@ fn view_menu_resets_the_layout() {
     assert!(h.state().dataset().is_none());
     h.get_by_label("Chart");
 }
+
+/// A file dropped on the window, as winit hands it to egui.
+#[derive(Debug)]
+struct DroppedPath(std::path::PathBuf);
+
+impl egui::DroppedFile for DroppedPath {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn write_mt5_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("EURUSD_M15.csv");
+    std::fs::write(
+        &path,
+        "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n\
+         2024.01.15\t00:00:00\t1.09480\t1.09510\t1.09460\t1.09500\t120\t0\t2\n\
+         2024.01.15\t00:15:00\t1.09500\t1.09530\t1.09490\t1.09520\t98\t0\t2\n\
+         2024.01.15\t00:30:00\t1.09520\t1.09540\t1.09470\t1.09480\t143\t0\t1\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn dropping_a_file_on_the_window_opens_and_registers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_mt5_file(dir.path());
+    let library = dir.path().join("lib.sqlite");
+    let launch = LaunchOptions { empty: true, library: Some(library.clone()), ..Default::default() };
+    let mut h = harness(launch);
+    h.run_steps(2);
+    h.input_mut().dropped_files.push(std::sync::Arc::new(DroppedPath(file.clone())));
+    h.step();
+    step_until(&mut h, "the dropped file to load", |app| app.dataset().is_some() && !app.is_loading());
+    let data = h.state().dataset().unwrap();
+    assert_eq!(data.bars.len(), 3);
+    assert_eq!(data.symbol.as_deref(), Some("EURUSD"));
+    assert_eq!(data.timeframe.map(|t| t.to_string()).as_deref(), Some("M15"));
+    let datasets = aio::store::Library::open(&library).unwrap().datasets().unwrap();
+    assert_eq!(datasets.len(), 1);
+    assert!(datasets[0].dataset.source_path.ends_with("EURUSD_M15.csv"));
+}
+
+/// An in-memory `eframe::Storage`, as eframe's file storage behaves between two runs.
+#[derive(Default)]
+struct MemoryStorage(std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+
+    fn flush(&mut self) {}
+}
+
+#[test]
+fn the_last_file_and_layout_persist_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_mt5_file(dir.path());
+    let library = dir.path().join("lib.sqlite");
+    let launch = LaunchOptions { file: Some(file.clone()), library: Some(library.clone()), ..Default::default() };
+    let mut first =
+        Harness::builder().wgpu().build_eframe(move |cc| WorkstationApp::new(cc, launch, LogBuffer::default(), true));
+    step_until(&mut first, "the file to load", |app| app.dataset().is_some() && !app.is_loading());
+    let mut storage = MemoryStorage::default();
+    eframe::App::save(first.state_mut(), &mut storage);
+    assert!(storage.0.get(eframe::APP_KEY).is_some_and(|v| v.contains("EURUSD_M15.csv") && v.contains("Chart")));
+
+    // Second run without arguments: the remembered file opens again.
+    let storage: &'static MemoryStorage = Box::leak(Box::new(storage));
+    let launch = LaunchOptions { library: Some(library), ..Default::default() };
+    let mut second = Harness::builder().wgpu().build_eframe(move |cc| {
+        cc.storage = Some(storage);
+        WorkstationApp::new(cc, launch, LogBuffer::default(), true)
+    });
+    step_until(&mut second, "the remembered file to load", |app| app.dataset().is_some() && !app.is_loading());
+    let source = second.state().dataset().unwrap().source.clone();
+    assert_eq!(std::fs::canonicalize(source).unwrap(), std::fs::canonicalize(&file).unwrap());
+    second.get_by_label("File").click();
+    second.run_steps(2);
+    second.get_by_label("Open Recent").hover();
+    second.run_steps(2);
+    second.get_by_label(std::fs::canonicalize(&file).unwrap().to_str().unwrap());
+}

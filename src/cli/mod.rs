@@ -117,19 +117,7 @@ pub(crate) fn register_dataset(
     use anyhow::Context;
     let path = crate::store::Library::resolve_path(library)?;
     let mut lib = crate::store::Library::open(&path).with_context(|| "opening the library")?;
-    let (first, last) = loaded.bars.time_range_nanos().unwrap_or((0, 0));
-    let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
-    let id = lib.add_dataset(&crate::store::NewDataset {
-        source_path: source.display().to_string(),
-        symbol: loaded.symbol.clone(),
-        timeframe: loaded.timeframe.map(|t| t.to_string()),
-        first_ts_nanos: first,
-        last_ts_nanos: last,
-        rows: loaded.bars.len() as u64,
-        checksum: loaded.checksum.clone(),
-        format: loaded.format.to_string(),
-    })?;
-    Ok(id)
+    Ok(lib.add_dataset(&crate::store::NewDataset::from_loaded(loaded, source))?)
 }
 
 /// Prints warnings (at most `limit`, then a count) to stderr.

@@ -262,26 +262,24 @@ impl Bars {
 
     /// The bar at `index`, if any.
     pub fn get(&self, index: usize) -> Option<Bar> {
-        (index < self.len()).then(|| Bar {
-            ts_nanos: self.ts_nanos[index],
-            open: self.open[index],
-            high: self.high[index],
-            low: self.low[index],
-            close: self.close[index],
-            volume: self.volume[index],
-        })
+        (index < self.len()).then(|| self.bar_at(index))
     }
 
     /// Iterates over the bars.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Bar> + '_ {
-        (0..self.len()).map(|i| Bar {
+        (0..self.len()).map(|i| self.bar_at(i))
+    }
+
+    /// The bar at `index`; the caller checks the bound.
+    fn bar_at(&self, i: usize) -> Bar {
+        Bar {
             ts_nanos: self.ts_nanos[i],
             open: self.open[i],
             high: self.high[i],
             low: self.low[i],
             close: self.close[i],
             volume: self.volume[i],
-        })
+        }
     }
 
     /// A copy of the bars in `range` (clamped to the series).

@@ -138,21 +138,8 @@ impl LoadJob {
 }
 
 fn register(library_path: &std::path::Path, loaded: &LoadedBars, source: &std::path::Path) -> Option<DatasetId> {
-    let (first, last) = loaded.bars.time_range_nanos()?;
-    let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
-    let result = Library::open(library_path).and_then(|mut lib| {
-        lib.add_dataset(&crate::store::NewDataset {
-            source_path: source.display().to_string(),
-            symbol: loaded.symbol.clone(),
-            timeframe: loaded.timeframe.map(|t| t.to_string()),
-            first_ts_nanos: first,
-            last_ts_nanos: last,
-            rows: loaded.bars.len() as u64,
-            checksum: loaded.checksum.clone(),
-            format: loaded.format.to_string(),
-        })
-    });
-    match result {
+    let entry = crate::store::NewDataset::from_loaded(loaded, source);
+    match Library::open(library_path).and_then(|mut lib| lib.add_dataset(&entry)) {
         Ok(id) => Some(id),
         Err(err) => {
             tracing::warn!("the dataset was loaded but not registered in the library: {err}");

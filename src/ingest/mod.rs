@@ -309,6 +309,27 @@ mod tests {
         assert_eq!(loaded.bars.open()[0], 1.0716);
     }
 
+    struct CancelAtOnce(std::sync::atomic::AtomicUsize);
+
+    impl Progress for CancelAtOnce {
+        fn report(&self, _stage: &str, _fraction: f32) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+
+        fn is_cancelled(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn cancelled_loads_stop_with_cancelled() {
+        let progress = CancelAtOnce(Default::default());
+        let err =
+            load_bytes(Path::new("sample.csv"), SAMPLE_CSV.to_vec(), &LoadOptions::default(), &progress).unwrap_err();
+        assert!(matches!(err, IngestError::Cancelled), "{err}");
+        assert!(progress.0.load(std::sync::atomic::Ordering::Relaxed) >= 1, "progress was reported");
+    }
+
     #[test]
     fn guesses_symbols_from_file_names() {
         assert_eq!(guess_symbol(Path::new("/x/eurusd_h1_2017_2018.csv")).as_deref(), Some("EURUSD"));

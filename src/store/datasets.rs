@@ -9,7 +9,7 @@ use super::{Library, StoreError, now_nanos};
 pub struct DatasetId(pub i64);
 
 /// A dataset to register.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NewDataset {
     /// The file the bars came from.
     pub source_path: String,
@@ -36,30 +36,27 @@ pub struct DatasetRecord {
     pub id: DatasetId,
     /// The registered fields.
     #[serde(flatten)]
-    pub dataset: NewDatasetView,
+    pub dataset: NewDataset,
     /// When it was registered, UTC nanoseconds.
     pub created_at_nanos: i64,
 }
 
-/// Serializable copy of [`NewDataset`] inside a record.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct NewDatasetView {
-    /// See [`NewDataset::source_path`].
-    pub source_path: String,
-    /// See [`NewDataset::symbol`].
-    pub symbol: Option<String>,
-    /// See [`NewDataset::timeframe`].
-    pub timeframe: Option<String>,
-    /// See [`NewDataset::first_ts_nanos`].
-    pub first_ts_nanos: i64,
-    /// See [`NewDataset::last_ts_nanos`].
-    pub last_ts_nanos: i64,
-    /// See [`NewDataset::rows`].
-    pub rows: u64,
-    /// See [`NewDataset::checksum`].
-    pub checksum: String,
-    /// See [`NewDataset::format`].
-    pub format: String,
+impl NewDataset {
+    /// The dataset entry for bars loaded from `source` (its canonical path is stored).
+    pub fn from_loaded(loaded: &crate::ingest::LoadedBars, source: &std::path::Path) -> Self {
+        let (first_ts_nanos, last_ts_nanos) = loaded.bars.time_range_nanos().unwrap_or((0, 0));
+        let source = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+        Self {
+            source_path: source.display().to_string(),
+            symbol: loaded.symbol.clone(),
+            timeframe: loaded.timeframe.map(|t| t.to_string()),
+            first_ts_nanos,
+            last_ts_nanos,
+            rows: loaded.bars.len() as u64,
+            checksum: loaded.checksum.clone(),
+            format: loaded.format.to_string(),
+        }
+    }
 }
 
 const COLUMNS: &str =
@@ -68,7 +65,7 @@ const COLUMNS: &str =
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DatasetRecord> {
     Ok(DatasetRecord {
         id: DatasetId(r.get(0)?),
-        dataset: NewDatasetView {
+        dataset: NewDataset {
             source_path: r.get(1)?,
             symbol: r.get(2)?,
             timeframe: r.get(3)?,
