@@ -117,4 +117,14 @@ fn cli_import_writes_parquet_and_registers_the_dataset() {
     assert_eq!(datasets[0].dataset.symbol.as_deref(), Some("EURUSD"));
     assert_eq!(datasets[0].dataset.rows, 4);
     assert_eq!(datasets[0].dataset.timeframe.as_deref(), Some("H1"));
+
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_aio")).arg("--library").arg(&library).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let list = run(&["library", "list"]);
+    assert!(list.contains("1 dataset(s)") && list.contains("EURUSD") && list.contains("dukascopy_gmt.csv"), "{list}");
+    assert_eq!(run(&["library", "check"]).trim(), "ok");
+    assert_eq!(run(&["library", "path"]).trim(), library.to_str().unwrap());
 }

@@ -58,7 +58,9 @@ pub struct WorkstationApp {
     chart: ChartPanel,
     log_panel: LogPanel,
     launch: LaunchOptions,
+    /// Frames painted since the data arrived (or since start with `--empty`).
     frames_with_data: u32,
+    first_frame_reported: bool,
 }
 
 impl WorkstationApp {
@@ -95,6 +97,7 @@ impl WorkstationApp {
             log_panel: LogPanel::default(),
             launch,
             frames_with_data: 0,
+            first_frame_reported: false,
         };
         let first = if app.launch.empty {
             None
@@ -412,16 +415,18 @@ impl eframe::App for WorkstationApp {
         if self.job.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
-        if self.launch.exit_after_first_frame {
-            let done = if self.launch.empty { true } else { self.dataset.is_some() && self.frames_with_data >= 1 };
+        if self.launch.exit_after_first_frame && !self.first_frame_reported {
+            // Both runs report once their first frame (with data, or empty) has been painted.
+            let done = (self.launch.empty || self.dataset.is_some()) && self.frames_with_data >= 1;
             if done {
+                self.first_frame_reported = true;
                 println!("first_frame_ms={:.1}", self.launch.started.elapsed().as_secs_f64() * 1e3);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             } else {
                 ctx.request_repaint();
             }
         }
-        if self.dataset.is_some() {
+        if self.dataset.is_some() || self.launch.empty {
             self.frames_with_data = self.frames_with_data.saturating_add(1);
         }
     }
