@@ -192,3 +192,24 @@ fn the_last_file_and_layout_persist_across_runs() {
     second.run_steps(2);
     second.get_by_label(std::fs::canonicalize(&file).unwrap().to_str().unwrap());
 }
+
+#[test]
+fn cancelling_a_long_load_from_the_status_bar_keeps_the_previous_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big_m1.csv");
+    aio::ingest::synthetic::write_random_walk_csv(&big, 1_500_000).unwrap();
+    let launch = LaunchOptions { sample: true, library: Some(dir.path().join("lib.sqlite")), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+    let ctx = h.ctx.clone();
+    h.state_mut().open(LoadSource::File(big), Some(ctx));
+    h.step();
+    assert!(h.state().is_loading(), "the big file is still loading");
+    // The status bar shows the progress bar and a Cancel button while the UI keeps running.
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert!(h.state().load_progress().is_none_or(aio::ingest::Progress::is_cancelled));
+    step_until(&mut h, "the cancelled load to end", |app| !app.is_loading());
+    assert_eq!(h.state().dataset().unwrap().bars.len(), 5000, "the sample is kept");
+    assert!(h.state().error_message().is_none(), "cancelling is not an error");
+}

@@ -1,8 +1,7 @@
 //! `aio bench import|startup`: measurements printed beside a reference run on the same machine, same run.
 
 use std::{
-    io::{BufWriter, Write},
-    path::Path,
+    io::BufWriter,
     process::{Command, ExitCode},
     time::{Duration, Instant},
 };
@@ -10,10 +9,7 @@ use std::{
 use anyhow::Context;
 use polars::prelude::*;
 
-use crate::{
-    domain::{NANOS_PER_SEC, format_ts_nanos},
-    ingest::{self, LoadOptions, NoProgress},
-};
+use crate::ingest::{self, LoadOptions, NoProgress};
 
 /// Arguments of `aio bench`.
 #[derive(Debug, clap::Args)]
@@ -51,34 +47,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes `rows` one-minute EUR/USD-like bars (a deterministic random walk) as generic CSV.
-pub fn generate_csv(path: &Path, rows: usize) -> anyhow::Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut w = BufWriter::new(file);
-    writeln!(w, "time,open,high,low,close,volume")?;
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let start = 1_483_228_800 * NANOS_PER_SEC; // 2017-01-01
-    let mut price: f64 = 1.05;
-    for i in 0..rows {
-        let open = price;
-        let close = (open + (next() - 0.5) * 0.0008).max(0.5);
-        let high = open.max(close) + next() * 0.0003;
-        let low = open.min(close) - next() * 0.0003;
-        let volume = (next() * 500.0).round();
-        let ts = format_ts_nanos(start + i as i64 * 60 * NANOS_PER_SEC);
-        writeln!(w, "{ts},{open:.5},{high:.5},{low:.5},{close:.5},{volume}")?;
-        price = close;
-    }
-    w.flush()?;
-    Ok(())
-}
-
 fn best_of(repeat: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
     let mut best = Duration::MAX;
     for _ in 0..repeat {
@@ -92,7 +60,7 @@ fn best_of(repeat: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::
 fn bench_import(rows: usize, repeat: usize) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let csv = dir.path().join("bench.csv");
-    generate_csv(&csv, rows)?;
+    ingest::synthetic::write_random_walk_csv(&csv, rows)?;
     let size_mb = std::fs::metadata(&csv)?.len() as f64 / 1e6;
     let ours_out = dir.path().join("ours.parquet");
     let ours = best_of(repeat, || {

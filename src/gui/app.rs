@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     LaunchOptions,
     dock::{self, Tab},
-    loader::{LibraryQuery, LoadJob, LoadSource},
+    loader::{JobProgress, LibraryQuery, LoadJob, LoadSource},
     log::LogBuffer,
     panels::{self, chart::ChartPanel, library::LibraryAction, log::LogPanel},
     theme,
@@ -142,6 +142,11 @@ impl WorkstationApp {
     /// True while a file is being loaded.
     pub fn is_loading(&self) -> bool {
         self.job.is_some()
+    }
+
+    /// Progress of the running load, if any.
+    pub fn load_progress(&self) -> Option<&JobProgress> {
+        self.job.as_ref().map(|j| j.progress.as_ref())
     }
 
     /// The message of the error dialog, if one is open.

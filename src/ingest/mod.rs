@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod csv;
 pub mod parquet;
+pub mod synthetic;
 pub mod time_parse;
 pub mod validate;
 mod write;
