@@ -95,3 +95,24 @@ fn a_library_from_a_newer_program_is_refused_untouched() {
     let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(v, LATEST_VERSION + 1);
 }
+
+#[test]
+fn opening_a_new_library_from_many_threads_at_once_migrates_it_once() {
+    for round in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("race{round}.sqlite"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Library::open(&path).map(|lib| lib.schema_version().unwrap())
+                })
+            })
+            .collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap().unwrap(), LATEST_VERSION, "round {round}");
+        }
+    }
+}

@@ -303,12 +303,13 @@ impl WorkstationApp {
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             if let Some(job) = &self.job {
+                // Fixed-size controls first, so the Cancel button stays put while the stage text changes.
                 ui.spinner();
-                ui.label(format!("Loading {} — {}", job.source.label(), job.progress.stage()));
-                ui.add(egui::ProgressBar::new(job.progress.fraction()).desired_width(200.0).show_percentage());
                 if ui.button("Cancel").clicked() {
                     job.progress.cancel();
                 }
+                ui.add(egui::ProgressBar::new(job.progress.fraction()).desired_width(200.0).show_percentage());
+                ui.label(format!("Loading {} — {}", job.source.label(), job.progress.stage()));
             } else if let Some(d) = &self.dataset {
                 ui.label(format!(
                     "{} · {} {} · {} bars",
