@@ -75,6 +75,15 @@ pub struct Library {
     path: PathBuf,
 }
 
+/// True for SQLite's "database is busy/locked" answers.
+fn is_busy(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Current time in UTC nanoseconds.
 pub(crate) fn now_nanos() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
@@ -110,13 +119,29 @@ impl Library {
     }
 
     fn init(mut conn: Connection, path: PathBuf) -> Result<Self, StoreError> {
-        let sql_err = |source| StoreError::Sqlite { path: path.clone(), source };
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|source| StoreError::Sqlite { path: path.clone(), source })?;
+        // While another connection switches a new file to WAL, SQLite can answer SQLITE_BUSY at once instead
+        // of waiting in the busy handler; the whole (idempotent) set-up is retried until the deadline.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Self::configure(&mut conn, &path) {
+                Ok(()) => return Ok(Self { conn, path }),
+                Err(StoreError::Sqlite { source, .. }) if is_busy(&source) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// WAL, `synchronous = NORMAL`, foreign keys, then the migrations.
+    fn configure(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+        let sql_err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql_err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql_err)?;
-        apply_migrations(&mut conn, LATEST_VERSION, &path)?;
-        Ok(Self { conn, path })
+        apply_migrations(conn, LATEST_VERSION, path)
     }
 
     /// Where the library lives.
