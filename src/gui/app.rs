@@ -59,7 +59,7 @@ pub struct WorkstationApp {
     log_panel: LogPanel,
     launch: LaunchOptions,
     /// Frames painted since the data arrived (or since start with `--empty`).
-    frames_with_data: u32,
+    frames_since_ready: u32,
     first_frame_reported: bool,
 }
 
@@ -96,7 +96,7 @@ impl WorkstationApp {
             chart: ChartPanel::default(),
             log_panel: LogPanel::default(),
             launch,
-            frames_with_data: 0,
+            frames_since_ready: 0,
             first_frame_reported: false,
         };
         let first = if app.launch.empty {
@@ -198,7 +198,7 @@ impl WorkstationApp {
                     }
                     self.dataset = Some(Arc::new(loaded));
                     self.chart.reset_view = true;
-                    self.frames_with_data = 0;
+                    self.frames_since_ready = 0;
                 }
                 Err(IngestError::Cancelled) => tracing::info!("loading cancelled"),
                 Err(IngestError::Invalid { path, findings }) => {
@@ -421,10 +421,11 @@ impl eframe::App for WorkstationApp {
         if self.job.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
+        // Ready once the data is there, or at once with `--empty`.
+        let ready = self.launch.empty || self.dataset.is_some();
         if self.launch.exit_after_first_frame && !self.first_frame_reported {
-            // Both runs report once their first frame (with data, or empty) has been painted.
-            let done = (self.launch.empty || self.dataset.is_some()) && self.frames_with_data >= 1;
-            if done {
+            // Both runs report once their first ready frame has been painted.
+            if ready && self.frames_since_ready >= 1 {
                 self.first_frame_reported = true;
                 println!("first_frame_ms={:.1}", self.launch.started.elapsed().as_secs_f64() * 1e3);
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -432,8 +433,8 @@ impl eframe::App for WorkstationApp {
                 ctx.request_repaint();
             }
         }
-        if self.dataset.is_some() || self.launch.empty {
-            self.frames_with_data = self.frames_with_data.saturating_add(1);
+        if ready {
+            self.frames_since_ready = self.frames_since_ready.saturating_add(1);
         }
     }
 

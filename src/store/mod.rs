@@ -1,8 +1,9 @@
 //! The local SQLite library: datasets, strategies, backtests, mined patterns, analyses and tags in one file.
 //!
-//! Imports `domain` and `ingest` (the library is downstream of everything it stores). The schema is versioned by `PRAGMA user_version` and upgraded by the SQL files in
-//! `migrations/`, each applied in its own transaction. The connection runs in WAL mode with foreign keys on;
-//! every write of the typed API is one transaction, so a crash leaves either all of a write or none of it.
+//! Imports `domain` and `ingest` (the library is downstream of everything it stores). The schema is versioned
+//! by `PRAGMA user_version` and upgraded by the SQL files in `migrations/`, each applied in its own transaction.
+//! The connection runs in WAL mode with foreign keys on; every write of the typed API is one transaction, so a
+//! crash leaves either all of a write or none of it.
 
 mod datasets;
 mod migrations;
