@@ -213,3 +213,69 @@ fn cancelling_a_long_load_from_the_status_bar_keeps_the_previous_data() {
     assert_eq!(h.state().dataset().unwrap().bars.len(), 5000, "the sample is kept");
     assert!(h.state().error_message().is_none(), "cancelling is not an error");
 }
+
+#[test]
+fn studies_draw_indicators_and_pattern_markers_and_fill_the_patterns_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = LaunchOptions { sample: true, library: Some(dir.path().join("lib.sqlite")), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the studies of the sample", |app| {
+        app.dataset().is_some() && !app.is_loading() && app.studies().is_some() && !app.is_computing_studies()
+    });
+    let studies = h.state().studies().unwrap();
+    let names: Vec<String> =
+        studies.indicators.iter().flat_map(|(_, cols)| cols.iter().map(|c| c.name.clone())).collect();
+    assert_eq!(
+        names,
+        [
+            "sma_20",
+            "bb_upper_20_2",
+            "bb_middle_20_2",
+            "bb_lower_20_2",
+            "rsi_14",
+            "macd_12_26_9",
+            "macd_signal_12_26_9",
+            "macd_hist_12_26_9"
+        ]
+    );
+    assert!(studies.markers.len() > 1000, "{} candlestick signals", studies.markers.len());
+    assert!(studies.chart.as_ref().is_some_and(|c| !c.patterns.is_empty()));
+    assert!(studies.mining.as_ref().is_some_and(|m| m.stats.iter().any(|s| s.pattern == "engulfing_bull")));
+
+    // The Patterns panel shows the miner's table (its first row at least) and the chart patterns.
+    let first_row = studies.mining.as_ref().unwrap().stats[0].pattern.clone();
+    h.get_by_label("Patterns").click();
+    h.run_steps(3);
+    h.get_by_label_contains("Pattern statistics");
+    h.get_by_label(&first_row);
+    h.get_by_label_contains("Chart patterns (");
+
+    // Candles, overlay lines and bullish markers are on screen.
+    let image = h.render().expect("wgpu render");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("studies.png");
+    image.save(&out).unwrap();
+    assert!(count_near(&image, theme::BANDS) > 300, "no Bollinger Bands in {}", out.display());
+    assert!(count_near(&image, theme::BULLISH) > 20, "no bullish markers in {}", out.display());
+    assert!(count_near(&image, theme::HIST_UP) + count_near(&image, theme::CANDLE_UP) > 300);
+
+    // Turning on ADX from the settings adds its pane's columns after a recompute.
+    let mut settings = h.state().study_settings().clone();
+    for item in &mut settings.indicators {
+        if matches!(item.spec, aio::indicators::IndicatorSpec::Adx { .. }) {
+            item.enabled = true;
+            item.spec = aio::indicators::IndicatorSpec::Adx { period: 7 };
+        }
+    }
+    let ctx = h.ctx.clone();
+    h.state_mut().set_study_settings(settings, &ctx);
+    step_until(&mut h, "the recomputed studies", |app| !app.is_computing_studies());
+    let studies = h.state().studies().unwrap();
+    assert!(studies.indicators.iter().any(|(_, cols)| cols.iter().any(|c| c.name == "plus_di_7")));
+
+    // The Indicators menu lists every indicator with its parameters.
+    h.get_by_label("Indicators").click();
+    h.run_steps(2);
+    for label in ["SMA", "Bollinger Bands", "Stochastic", "ADX / DI", "Candlestick pattern markers"] {
+        h.get_by_label(label);
+    }
+}

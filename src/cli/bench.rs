@@ -1,4 +1,4 @@
-//! `aio bench import|startup`: measurements printed beside a reference run on the same machine, same run.
+//! `aio bench import|indicators|startup`: measurements printed beside a reference run on the same machine, same run.
 
 use std::{
     io::BufWriter,
@@ -31,6 +31,19 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 3)]
         repeat: usize,
     },
+    /// The eight indicators over generated bars, against TA-Lib through numpy on the same bars (needs a Python
+    /// with the `ta-lib` package).
+    Indicators {
+        /// Bars to generate.
+        #[arg(long, default_value_t = 10_000_000)]
+        bars: usize,
+        /// Repetitions (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Python interpreter with `ta-lib` and `numpy` installed.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
     /// Cold start to the first frame with the sample data, against a start with no data (needs a display).
     Startup {
         /// Repetitions.
@@ -44,6 +57,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.which {
         BenchKind::Import { rows, repeat } => bench_import(rows, repeat.max(1)),
         BenchKind::Startup { repeat } => bench_startup(repeat.max(1)),
+        BenchKind::Indicators { bars, repeat, python } => bench_indicators(bars.max(100), repeat.max(1), &python),
     }
 }
 
@@ -139,4 +153,154 @@ fn bench_startup(repeat: usize) -> anyhow::Result<ExitCode> {
     println!("  first (coldest) sample run:     {first_ms:.1} ms (wall {:.1} ms)", first_wall.as_secs_f64() * 1e3);
     println!("  ratio sample / no data: {:.2}×   goal: ≤ 500 ms", s_ms / e_ms);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The TA-Lib side of `aio bench indicators`, kept beside the tests.
+const TALIB_BENCH_SCRIPT: &str = include_str!("../../tests/bench/talib_indicators.py");
+
+/// The eight indicators the benchmark times, in `--set` syntax.
+const BENCH_SPECS: &str = "sma:20,ema:20,rsi:14,macd:12:26:9,bb:20:2,stoch:14:3:3,atr:14,adx:14";
+
+#[derive(serde::Deserialize)]
+struct TalibRun {
+    talib: String,
+    seconds: std::collections::BTreeMap<String, f64>,
+    samples: std::collections::BTreeMap<String, Vec<Option<f64>>>,
+    sample_at: Vec<usize>,
+}
+
+fn bench_indicators(n: usize, repeat: usize, python: &str) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let (ts, open, high, low, close) = random_walk_bars(n, 42);
+    let dir = tempfile::tempdir()?;
+    let data_path = dir.path().join("bars.f64");
+    {
+        let mut w = BufWriter::new(std::fs::File::create(&data_path)?);
+        for column in [&open, &high, &low, &close] {
+            for x in column.iter() {
+                w.write_all(&x.to_le_bytes())?;
+            }
+        }
+        w.flush()?;
+    }
+    let script = dir.path().join("talib_indicators.py");
+    std::fs::write(&script, TALIB_BENCH_SCRIPT)?;
+    let volume = vec![1.0; n];
+    let bars = crate::domain::Bars::new_checked(ts, open, high, low, close, volume)?;
+    let specs = crate::indicators::parse_spec_list(BENCH_SPECS)?;
+
+    eprintln!("running TA-Lib on {n} bars with {python} ...");
+    let output = Command::new(python)
+        .arg(&script)
+        .arg(&data_path)
+        .arg(n.to_string())
+        .arg(repeat.to_string())
+        .output()
+        .with_context(|| format!("running {python} (install the reference with `pip install ta-lib numpy`)"))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the TA-Lib reference failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let talib: TalibRun = serde_json::from_slice(&output.stdout).context("reading the TA-Lib reference output")?;
+
+    println!("{n} bars, best of {repeat}; TA-Lib {} through numpy, one call per output family", talib.talib);
+    println!("{:<14} {:>12} {:>12} {:>8}", "indicator", "aio ms", "TA-Lib ms", "ratio");
+    let mut ours_total = 0.0;
+    let mut columns = Vec::new();
+    for spec in &specs {
+        let mut result = Vec::new();
+        let t = best_of(repeat, || {
+            // Free the previous run's columns first, as numpy does between the reference's calls.
+            drop(std::mem::take(&mut result));
+            result = spec.compute(&bars)?;
+            Ok(())
+        })?
+        .as_secs_f64();
+        let reference = talib.seconds.get(&spec.to_string()).copied().unwrap_or(f64::NAN);
+        ours_total += t;
+        println!("{:<14} {:>12.1} {:>12.1} {:>7.2}x", spec.to_string(), t * 1e3, reference * 1e3, reference / t);
+        columns.extend(result);
+    }
+    let talib_total: f64 = talib.seconds.values().sum();
+    let parallel = best_of(repeat, || {
+        crate::indicators::compute_columns(&bars, &specs)?;
+        Ok(())
+    })?
+    .as_secs_f64();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{:<14} {:>12.1} {:>12.1} {:>7.2}x",
+        "all, 1 thread",
+        ours_total * 1e3,
+        talib_total * 1e3,
+        talib_total / ours_total
+    );
+    println!(
+        "{:<14} {:>12.1} {:>12.1} {:>7.2}x  (goal >= 1.5x)",
+        format!("all, {threads} thr"),
+        parallel * 1e3,
+        talib_total * 1e3,
+        talib_total / parallel
+    );
+
+    // Equality at the sampled bars.
+    let mut checked = 0usize;
+    let mut worst = 0.0f64;
+    for column in &columns {
+        let Some(reference) = talib.samples.get(&column.name) else {
+            anyhow::bail!("the TA-Lib reference has no column {}", column.name);
+        };
+        for (&i, expected) in talib.sample_at.iter().zip(reference) {
+            let ours = column.values[i];
+            match expected {
+                None => anyhow::ensure!(ours.is_nan(), "{} bar {i}: ours {ours}, TA-Lib NaN", column.name),
+                Some(e) => {
+                    let rel = (ours - e).abs() / ours.abs().max(e.abs()).max(f64::MIN_POSITIVE);
+                    anyhow::ensure!(rel <= 1e-9, "{} bar {i}: ours {ours}, TA-Lib {e}", column.name);
+                    worst = worst.max(rel);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    println!("values: {checked} sampled values equal to TA-Lib's (worst relative difference {worst:.1e})");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Times, opens, highs, lows and closes.
+type BenchBars = (Vec<i64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+
+/// A deterministic random walk of valid bars around 1.1 (minute times), for benchmarks.
+fn random_walk_bars(n: usize, seed: u64) -> BenchBars {
+    let mut state = seed;
+    let mut next = move || {
+        // SplitMix64: fast and good enough for benchmark data.
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let (mut ts, mut open, mut high, mut low, mut close) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut price = 1.1f64;
+    for i in 0..n {
+        let o = price;
+        let c = (o + next() * 0.002).max(0.01);
+        let h = o.max(c) + (next() + 0.5) * 0.0008;
+        let l = (o.min(c) - (next() + 0.5) * 0.0008).max(0.005);
+        ts.push(1_000_000_000_000_000_000 + i as i64 * 60_000_000_000);
+        open.push(o);
+        high.push(h);
+        low.push(l);
+        close.push(c);
+        price = c;
+    }
+    (ts, open, high, low, close)
 }

@@ -5,7 +5,10 @@
 
 mod bench;
 mod import;
+mod indicators;
 mod library;
+mod mine;
+mod patterns;
 mod resample;
 mod validate;
 
@@ -46,6 +49,12 @@ pub enum Command {
     Resample(resample::ResampleArgs),
     /// Check a bar file and print one line per finding; exit 1 on errors.
     Validate(validate::ValidateArgs),
+    /// Compute indicator columns (TA-Lib-identical) beside the bars.
+    Indicators(indicators::IndicatorsArgs),
+    /// Detect candlestick patterns (TA-Lib-identical) and chart patterns.
+    Patterns(patterns::PatternsArgs),
+    /// Mine a dataset for every pattern: forward returns, out-of-sample verdicts, stored in the library.
+    Mine(mine::MineArgs),
     /// Inspect the SQLite library.
     Library(library::LibraryArgs),
     /// Run benchmarks and print figures beside a reference run.
@@ -81,6 +90,9 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
                 Command::Import(args) => import::run(args, cli.library.as_deref()),
                 Command::Resample(args) => resample::run(args, cli.library.as_deref()),
                 Command::Validate(args) => validate::run(args),
+                Command::Indicators(args) => indicators::run(args),
+                Command::Patterns(args) => patterns::run(args),
+                Command::Mine(args) => mine::run(args, cli.library.as_deref()),
                 Command::Library(args) => library::run(args, cli.library.as_deref()),
                 Command::Bench(args) => bench::run(args),
             }

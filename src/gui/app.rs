@@ -15,11 +15,13 @@ use super::{
     dock::{self, Tab},
     loader::{JobProgress, LibraryQuery, LoadJob, LoadSource},
     log::LogBuffer,
-    panels::{self, chart::ChartPanel, library::LibraryAction, log::LogPanel},
+    panels::{self, chart::ChartPanel, library::LibraryAction, log::LogPanel, patterns::PatternsAction},
+    studies::{Studies, StudyJob, StudySettings},
     theme,
 };
 use crate::{
     domain::format_ts_nanos,
+    indicators::IndicatorSpec,
     ingest::{IngestError, LoadedBars},
     store::{DatasetRecord, Library},
 };
@@ -34,11 +36,17 @@ struct Persisted {
     tree: egui_tiles::Tree<Tab>,
     recent_files: Vec<PathBuf>,
     last_file: Option<PathBuf>,
+    studies: StudySettings,
 }
 
 impl Default for Persisted {
     fn default() -> Self {
-        Self { tree: dock::default_tree(), recent_files: Vec::new(), last_file: None }
+        Self {
+            tree: dock::default_tree(),
+            recent_files: Vec::new(),
+            last_file: None,
+            studies: StudySettings::default(),
+        }
     }
 }
 
@@ -48,6 +56,8 @@ pub struct WorkstationApp {
     persist: bool,
     dataset: Option<Arc<LoadedBars>>,
     job: Option<LoadJob>,
+    studies: Option<Arc<Studies>>,
+    study_job: Option<StudyJob>,
     file_dialog: Option<Receiver<Option<PathBuf>>>,
     library_path: Option<PathBuf>,
     library_query: Option<LibraryQuery>,
@@ -86,6 +96,8 @@ impl WorkstationApp {
             persist,
             dataset: None,
             job: None,
+            studies: None,
+            study_job: None,
             file_dialog: None,
             library_path,
             library_query: None,
@@ -149,6 +161,39 @@ impl WorkstationApp {
         self.job.as_ref().map(|j| j.progress.as_ref())
     }
 
+    /// Indicators and patterns of the loaded data, once computed.
+    pub fn studies(&self) -> Option<&Studies> {
+        self.studies.as_deref()
+    }
+
+    /// True while studies are being computed.
+    pub fn is_computing_studies(&self) -> bool {
+        self.study_job.is_some()
+    }
+
+    /// The indicator and pattern choices.
+    pub fn study_settings(&self) -> &StudySettings {
+        &self.persisted.studies
+    }
+
+    /// Changes the indicator and pattern choices and recomputes the studies.
+    pub fn set_study_settings(&mut self, settings: StudySettings, ctx: &egui::Context) {
+        self.persisted.studies = settings;
+        self.start_studies(ctx);
+    }
+
+    /// (Re)starts the studies of the loaded data on the `aio-studies` thread, cancelling a running one.
+    fn start_studies(&mut self, ctx: &egui::Context) {
+        if let Some(job) = self.study_job.take() {
+            job.progress.cancel();
+        }
+        let Some(data) = self.dataset.clone() else { return };
+        match StudyJob::spawn(data, self.persisted.studies.active(), ctx.clone()) {
+            Ok(job) => self.study_job = Some(job),
+            Err(err) => self.fail(format!("cannot start the studies thread: {err}")),
+        }
+    }
+
     /// The message of the error dialog, if one is open.
     pub fn error_message(&self) -> Option<&str> {
         self.error_dialog.as_deref()
@@ -199,6 +244,7 @@ impl WorkstationApp {
                     self.dataset = Some(Arc::new(loaded));
                     self.chart.reset_view = true;
                     self.frames_since_ready = 0;
+                    self.start_studies(ctx);
                 }
                 Err(IngestError::Cancelled) => tracing::info!("loading cancelled"),
                 Err(IngestError::Invalid { path, findings }) => {
@@ -211,6 +257,23 @@ impl WorkstationApp {
                     );
                 }
                 Err(err) => self.fail(format!("{err}\nThe previous data is kept.")),
+            }
+        }
+        if let Some(result) = self.study_job.as_ref().and_then(StudyJob::poll) {
+            self.study_job = None;
+            match result {
+                Some(Ok(studies)) => {
+                    tracing::info!(
+                        "studies: {} indicator(s), {} candlestick signal(s), {} chart pattern(s), {} mined pattern(s)",
+                        studies.indicators.len(),
+                        studies.markers.len(),
+                        studies.chart.as_ref().map_or(0, |c| c.patterns.len()),
+                        studies.mining.as_ref().map_or(0, |m| m.stats.len())
+                    );
+                    self.studies = Some(Arc::new(studies));
+                }
+                Some(Err(err)) => tracing::error!("studies failed: {err}"),
+                None => tracing::debug!("studies cancelled"),
             }
         }
         if let Some(result) = self.library_query.as_ref().and_then(LibraryQuery::poll) {
@@ -291,6 +354,13 @@ impl WorkstationApp {
                     ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
                 }
             });
+            ui.menu_button("Indicators", |ui| {
+                let before = self.persisted.studies.clone();
+                indicators_menu_ui(ui, &mut self.persisted.studies);
+                if self.persisted.studies != before {
+                    self.start_studies(ui.ctx());
+                }
+            });
             ui.menu_button("View", |ui| {
                 if ui.button("Reset layout").clicked() {
                     self.persisted.tree = dock::default_tree();
@@ -310,6 +380,13 @@ impl WorkstationApp {
                 }
                 ui.add(egui::ProgressBar::new(job.progress.fraction()).desired_width(200.0).show_percentage());
                 ui.label(format!("Loading {} — {}", job.source.label(), job.progress.stage()));
+            } else if let Some(job) = &self.study_job {
+                ui.spinner();
+                if ui.button("Cancel").clicked() {
+                    job.progress.cancel();
+                }
+                ui.add(egui::ProgressBar::new(job.progress.fraction()).desired_width(200.0).show_percentage());
+                ui.label(format!("Studies: {}", job.progress.stage()));
             } else if let Some(d) = &self.dataset {
                 ui.label(format!(
                     "{} · {} {} · {} bars",
@@ -365,6 +442,7 @@ impl WorkstationApp {
 struct Behavior<'a> {
     app: &'a mut WorkstationApp,
     library_actions: Vec<LibraryAction>,
+    pattern_actions: Vec<PatternsAction>,
 }
 
 impl egui_tiles::Behavior<Tab> for Behavior<'_> {
@@ -376,7 +454,16 @@ impl egui_tiles::Behavior<Tab> for Behavior<'_> {
         egui::Frame::central_panel(ui.style()).show(ui, |ui| {
             let dataset = self.app.dataset.clone();
             match pane {
-                Tab::Chart => self.app.chart.ui(ui, dataset.as_deref()),
+                Tab::Chart => {
+                    let studies = self.app.studies.clone();
+                    self.app.chart.ui(ui, dataset.as_deref(), studies.as_deref(), &self.app.persisted.studies);
+                }
+                Tab::Patterns => panels::patterns::ui(
+                    ui,
+                    self.app.studies.as_deref(),
+                    self.app.study_job.as_ref().map(|j| j.progress.as_ref()),
+                    &mut self.pattern_actions,
+                ),
                 Tab::Data => panels::data::ui(ui, dataset.as_deref()),
                 Tab::Library => panels::library::ui(
                     ui,
@@ -406,9 +493,10 @@ impl eframe::App for WorkstationApp {
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_ui(ui));
         let mut tree = std::mem::replace(&mut self.persisted.tree, dock::default_tree());
-        let mut behavior = Behavior { app: self, library_actions: Vec::new() };
+        let mut behavior = Behavior { app: self, library_actions: Vec::new(), pattern_actions: Vec::new() };
         egui::CentralPanel::default().show(ui, |ui| tree.ui(&mut behavior, ui));
         let actions = std::mem::take(&mut behavior.library_actions);
+        let pattern_actions = std::mem::take(&mut behavior.pattern_actions);
         self.persisted.tree = tree;
         for action in actions {
             match action {
@@ -416,9 +504,14 @@ impl eframe::App for WorkstationApp {
                 LibraryAction::Open(path) => self.open(LoadSource::File(path), Some(ctx.clone())),
             }
         }
+        for action in pattern_actions {
+            match action {
+                PatternsAction::Focus(from, to) => self.chart.focus = Some((from, to)),
+            }
+        }
         self.error_dialog_ui(&ctx);
 
-        if self.job.is_some() {
+        if self.job.is_some() || self.study_job.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
         // Ready once the data is there, or at once with `--empty`.
@@ -442,5 +535,65 @@ impl eframe::App for WorkstationApp {
         if self.persist {
             eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
         }
+    }
+}
+
+/// The Indicators menu: each indicator with an on/off box and its parameters, and the pattern layers.
+fn indicators_menu_ui(ui: &mut egui::Ui, settings: &mut StudySettings) {
+    ui.set_min_width(320.0);
+    egui::Grid::new("indicator_menu").num_columns(2).show(ui, |ui| {
+        for item in &mut settings.indicators {
+            let name = match item.spec {
+                IndicatorSpec::Sma { .. } => "SMA",
+                IndicatorSpec::Ema { .. } => "EMA",
+                IndicatorSpec::Wma { .. } => "WMA",
+                IndicatorSpec::Rsi { .. } => "RSI",
+                IndicatorSpec::Macd { .. } => "MACD",
+                IndicatorSpec::Bb { .. } => "Bollinger Bands",
+                IndicatorSpec::Stoch { .. } => "Stochastic",
+                IndicatorSpec::Atr { .. } => "ATR",
+                IndicatorSpec::Adx { .. } => "ADX / DI",
+                IndicatorSpec::Time => "Sessions",
+            };
+            ui.checkbox(&mut item.enabled, name);
+            ui.horizontal(|ui| {
+                let period = |ui: &mut egui::Ui, v: &mut usize, label: &str| {
+                    ui.add(egui::DragValue::new(v).range(1..=5000).prefix(label));
+                };
+                match &mut item.spec {
+                    IndicatorSpec::Sma { period: p }
+                    | IndicatorSpec::Ema { period: p }
+                    | IndicatorSpec::Wma { period: p }
+                    | IndicatorSpec::Rsi { period: p }
+                    | IndicatorSpec::Atr { period: p }
+                    | IndicatorSpec::Adx { period: p } => period(ui, p, "length "),
+                    IndicatorSpec::Macd { fast, slow, signal } => {
+                        period(ui, fast, "fast ");
+                        period(ui, slow, "slow ");
+                        period(ui, signal, "signal ");
+                    }
+                    IndicatorSpec::Bb { period: p, deviations } => {
+                        period(ui, p, "length ");
+                        ui.add(egui::DragValue::new(deviations).range(0.1..=10.0).speed(0.1).prefix("dev "));
+                    }
+                    IndicatorSpec::Stoch { fast_k, slow_k, slow_d } => {
+                        period(ui, fast_k, "%K ");
+                        period(ui, slow_k, "slow ");
+                        period(ui, slow_d, "%D ");
+                    }
+                    IndicatorSpec::Time => {}
+                }
+                if let Err(err) = item.spec.validate() {
+                    ui.colored_label(theme::ERROR, "!").on_hover_text(err.to_string());
+                }
+            });
+            ui.end_row();
+        }
+    });
+    ui.separator();
+    ui.checkbox(&mut settings.candle_markers, "Candlestick pattern markers");
+    ui.checkbox(&mut settings.chart_patterns, "Chart patterns");
+    if ui.button("Reset indicators").clicked() {
+        *settings = StudySettings::default();
     }
 }

@@ -19,12 +19,22 @@ pub enum Tab {
     PineScript,
     /// Backtest results.
     Backtest,
+    /// Chart patterns, market state and the miner's pattern statistics.
+    Patterns,
 }
 
 impl Tab {
     /// Every panel.
-    pub const ALL: [Self; 7] =
-        [Self::Chart, Self::Data, Self::Library, Self::Log, Self::Analysis, Self::PineScript, Self::Backtest];
+    pub const ALL: [Self; 8] = [
+        Self::Chart,
+        Self::Data,
+        Self::Library,
+        Self::Log,
+        Self::Analysis,
+        Self::PineScript,
+        Self::Backtest,
+        Self::Patterns,
+    ];
 
     /// Tab title.
     pub fn title(&self) -> &'static str {
@@ -36,6 +46,7 @@ impl Tab {
             Self::Analysis => "Analysis",
             Self::PineScript => "Pine Script",
             Self::Backtest => "Backtest",
+            Self::Patterns => "Patterns",
         }
     }
 }
@@ -49,7 +60,8 @@ pub fn default_tree() -> egui_tiles::Tree<Tab> {
     let data = tiles.insert_pane(Tab::Data);
     let backtest = tiles.insert_pane(Tab::Backtest);
     let log = tiles.insert_pane(Tab::Log);
-    let bottom = tiles.insert_tab_tile(vec![data, backtest, log]);
+    let patterns = tiles.insert_pane(Tab::Patterns);
+    let bottom = tiles.insert_tab_tile(vec![patterns, data, backtest, log]);
     let left = tiles.insert_vertical_tile(vec![top, bottom]);
     if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(left) {
         linear.shares.set_share(top, 2.0);

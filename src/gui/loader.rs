@@ -54,6 +54,15 @@ impl JobProgress {
         self.stage.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Progress that asks `ctx` to repaint on every report.
+    pub fn with_context(ctx: egui::Context) -> Self {
+        let progress = Self::default();
+        if let Ok(mut slot) = progress.ctx.lock() {
+            *slot = Some(ctx);
+        }
+        progress
+    }
+
     /// Asks the job to stop.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);

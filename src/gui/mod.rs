@@ -8,6 +8,7 @@ pub mod dock;
 mod loader;
 mod log;
 pub mod panels;
+pub mod studies;
 pub mod theme;
 
 use std::{path::PathBuf, time::Instant};

@@ -23,3 +23,21 @@ pub fn log_level_color(level: Level, visuals: &egui::Visuals) -> Color32 {
         _ => visuals.weak_text_color(),
     }
 }
+
+/// Colours of indicator lines, by position within an indicator (first line, second line, third line).
+pub const STUDY_LINES: [Color32; 3] =
+    [Color32::from_rgb(41, 98, 255), Color32::from_rgb(255, 109, 0), Color32::from_rgb(156, 39, 176)];
+/// Bollinger Bands.
+pub const BANDS: Color32 = Color32::from_rgb(33, 150, 243);
+/// Overbought/oversold guide lines in oscillator panes.
+pub const GUIDE: Color32 = Color32::from_rgb(120, 123, 134);
+/// Bullish pattern markers.
+pub const BULLISH: Color32 = Color32::from_rgb(0, 200, 83);
+/// Bearish pattern markers.
+pub const BEARISH: Color32 = Color32::from_rgb(213, 0, 0);
+/// Chart-pattern outlines and labels.
+pub const CHART_PATTERN: Color32 = Color32::from_rgb(255, 193, 7);
+/// Positive MACD histogram bars.
+pub const HIST_UP: Color32 = Color32::from_rgba_premultiplied(38, 166, 154, 160);
+/// Negative MACD histogram bars.
+pub const HIST_DOWN: Color32 = Color32::from_rgba_premultiplied(239, 83, 80, 160);

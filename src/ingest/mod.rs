@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub use aggregate::resample;
 pub use csv::Dialect;
 pub use validate::{Finding, FindingKind, MarketHours, Severity, ValidateOptions};
-pub use write::{OutputFormat, write_atomically, write_bars, write_csv, write_parquet};
+pub use write::{ExtraColumn, OutputFormat, write_atomically, write_bars, write_csv, write_parquet, write_table};
 
 use crate::domain::{Bars, InstrumentRegistry, Timeframe};
 

@@ -112,3 +112,95 @@ pub fn write_bars(path: &Path, bars: &Bars) -> Result<(), IngestError> {
         OutputFormat::Parquet => write_parquet(path, bars),
     }
 }
+
+/// One extra column written beside bars by [`write_table`].
+#[derive(Debug, Clone, Copy)]
+pub enum ExtraColumn<'a> {
+    /// Floating-point values; `NaN` is written as an empty cell (Parquet: null).
+    F64(&'a str, &'a [f64]),
+    /// Integer values (pattern signals).
+    I32(&'a str, &'a [i32]),
+}
+
+impl ExtraColumn<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Self::F64(name, _) | Self::I32(name, _) => name,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::F64(_, v) => v.len(),
+            Self::I32(_, v) => v.len(),
+        }
+    }
+}
+
+/// Writes `time` (plus `open,high,low,close,volume` when `with_ohlcv`) and `extra` columns as CSV or Parquet,
+/// chosen by `path`'s extension, through a temporary file. Every extra column must have one value per bar.
+pub fn write_table(path: &Path, bars: &Bars, with_ohlcv: bool, extra: &[ExtraColumn<'_>]) -> Result<(), IngestError> {
+    let err = |message: String| IngestError::Write { path: path.to_path_buf(), message };
+    if let Some(bad) = extra.iter().find(|c| c.len() != bars.len()) {
+        return Err(err(format!("column {} has {} values for {} bars", bad.name(), bad.len(), bars.len())));
+    }
+    match OutputFormat::from_path(path)? {
+        OutputFormat::Csv => write_atomically(path, |file| {
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            let io = |e: std::io::Error| e.to_string();
+            let mut header = String::from(if with_ohlcv { "time,open,high,low,close,volume" } else { "time" });
+            for c in extra {
+                header.push(',');
+                header.push_str(c.name());
+            }
+            writeln!(w, "{header}").map_err(io)?;
+            let mut line = String::with_capacity(64 + 24 * extra.len());
+            for (i, bar) in bars.iter().enumerate() {
+                use std::fmt::Write as _;
+                line.clear();
+                line.push_str(&format_ts_nanos(bar.ts_nanos));
+                if with_ohlcv {
+                    let _ = write!(line, ",{},{},{},{},{}", bar.open, bar.high, bar.low, bar.close, bar.volume);
+                }
+                for c in extra {
+                    line.push(',');
+                    match c {
+                        ExtraColumn::F64(_, v) if v[i].is_nan() => {}
+                        ExtraColumn::F64(_, v) => {
+                            let _ = write!(line, "{}", v[i]);
+                        }
+                        ExtraColumn::I32(_, v) => {
+                            let _ = write!(line, "{}", v[i]);
+                        }
+                    }
+                }
+                line.push('\n');
+                w.write_all(line.as_bytes()).map_err(io)?;
+            }
+            w.flush().map_err(io)
+        }),
+        OutputFormat::Parquet => {
+            let mut df = bars_to_dataframe(bars).map_err(|e| err(e.to_string()))?;
+            if !with_ohlcv {
+                df = df.select(["time"]).map_err(|e| err(e.to_string()))?;
+            }
+            for c in extra {
+                let column = match c {
+                    ExtraColumn::F64(name, v) => {
+                        let values: Float64Chunked = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
+                        values.with_name((*name).into()).into_column()
+                    }
+                    ExtraColumn::I32(name, v) => Column::new((*name).into(), *v),
+                };
+                df.with_column(column).map_err(|e| err(e.to_string()))?;
+            }
+            write_atomically(path, |file| {
+                ParquetWriter::new(BufWriter::new(file))
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .finish(&mut df)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }
+    }
+}

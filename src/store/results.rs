@@ -191,6 +191,42 @@ impl Library {
         })
     }
 
+    /// Replaces a dataset's statistics for one horizon with `stats`, in one transaction (a re-run of the miner
+    /// leaves one set, and a failure leaves the previous set untouched).
+    pub fn replace_pattern_stats(
+        &mut self,
+        dataset_id: DatasetId,
+        horizon_bars: u32,
+        stats: &[NewPatternStats],
+    ) -> Result<Vec<PatternId>, StoreError> {
+        let rows = stats
+            .iter()
+            .map(|p| {
+                let occurrences = i64::try_from(p.occurrences)
+                    .map_err(|_| StoreError::Invalid { field: "occurrences", message: "too large".into() })?;
+                Ok((p.name.clone(), occurrences, p.stats.to_string()))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM patterns WHERE dataset_id = ?1 AND horizon_bars = ?2",
+                params![dataset_id.0, horizon_bars],
+            )?;
+            let now = now_nanos();
+            let mut insert = tx.prepare(
+                "INSERT INTO patterns (dataset_id, name, horizon_bars, occurrences, stats_json, created_at_nanos)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            )?;
+            rows.iter()
+                .map(|(name, occurrences, json)| {
+                    insert
+                        .query_row(params![dataset_id.0, name, horizon_bars, occurrences, json, now], |r| r.get(0))
+                        .map(PatternId)
+                })
+                .collect()
+        })
+    }
+
     /// Pattern statistics of a dataset, by name.
     pub fn patterns_for_dataset(&self, dataset_id: DatasetId) -> Result<Vec<PatternRecord>, StoreError> {
         let mut stmt = self

@@ -4,4 +4,5 @@ pub mod chart;
 pub mod data;
 pub mod library;
 pub mod log;
+pub mod patterns;
 pub mod placeholder;

@@ -1,0 +1,67 @@
+//! `aio patterns --input FILE --output OUT.csv [--chart-json OUT.json]`: TA-Lib candlestick pattern columns and
+//! chart-pattern findings.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+
+use crate::{
+    ingest::{self, ExtraColumn, LoadOptions, NoProgress},
+    patterns::{self, chart::ChartConfig},
+};
+
+/// Arguments of `aio patterns`.
+#[derive(Debug, clap::Args)]
+pub struct PatternsArgs {
+    /// Input bar file (CSV or Parquet).
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Candlestick output (.csv or .parquet): time, then one column per pattern with TA-Lib's values
+    /// (-100, -80, 0, 80, 100).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Chart patterns as a JSON array of findings (the shape the vision model produces).
+    #[arg(long, value_name = "OUT.json")]
+    pub chart_json: Option<PathBuf>,
+    /// Drop invalid input rows instead of refusing the file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs `aio patterns`.
+pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.output.is_some() || args.chart_json.is_some(),
+        "nothing to write: give --output OUT.csv and/or --chart-json OUT.json"
+    );
+    if let Some(out) = &args.output {
+        ingest::OutputFormat::from_path(out)?;
+    }
+    let loaded = ingest::load_path(&args.input, &LoadOptions { force: args.force, ..Default::default() }, &NoProgress)?;
+    let bars = &loaded.bars;
+    if let Some(out) = &args.output {
+        let columns = patterns::candle_columns(bars);
+        let extra: Vec<ExtraColumn<'_>> = columns.iter().map(|(p, v)| ExtraColumn::I32(p.name(), v)).collect();
+        ingest::write_table(out, bars, false, &extra)?;
+        let fired: usize = columns.iter().map(|(_, v)| v.iter().filter(|&&x| x != 0).count()).sum();
+        eprintln!("{} bars, {} candlestick signal(s) -> {}", bars.len(), fired, out.display());
+    }
+    if let Some(out) = &args.chart_json {
+        let analysis = patterns::analyze_chart(bars, &ChartConfig::default())
+            .with_context(|| format!("analysing {}", args.input.display()))?;
+        let findings = analysis.findings(bars.ts_nanos());
+        let json = serde_json::to_string_pretty(&findings)?;
+        ingest::write_atomically(out, |file| {
+            use std::io::Write;
+            file.write_all(json.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| e.to_string())
+        })?;
+        eprintln!(
+            "{} chart pattern(s); regime {}, volatility {} -> {}",
+            findings.len(),
+            analysis.regime.regime.name(),
+            analysis.volatility.state.name(),
+            out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
