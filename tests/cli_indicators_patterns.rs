@@ -111,3 +111,43 @@ fn patterns_command_writes_talib_candles_and_chart_findings() {
         assert!(f["start"].as_str().unwrap().ends_with('Z'));
     }
 }
+
+#[test]
+fn mine_command_reports_verdicts_and_stores_one_set_of_statistics_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("lib.sqlite");
+    let input = golden("indicators_eurusd_h1.csv");
+    let json = dir.path().join("report.json");
+    let args = [
+        "--library",
+        library.to_str().unwrap(),
+        "mine",
+        "--input",
+        input.to_str().unwrap(),
+        "--horizon",
+        "12",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    for _ in 0..2 {
+        let run = aio(&args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(stdout.contains("engulfing_bull") && stdout.contains("verdict"), "{stdout}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["horizon_bars"], 12);
+    assert_eq!(report["bars"], 5000);
+    let stats = report["stats"].as_array().unwrap();
+    assert!(stats.iter().any(|s| s["pattern"] == "double_bottom"), "chart patterns are mined too");
+
+    let lib = aio::store::Library::open(&library).unwrap();
+    let datasets = lib.datasets().unwrap();
+    assert_eq!(datasets.len(), 1, "the same file is one dataset");
+    let stored = lib.patterns_for_dataset(datasets[0].id).unwrap();
+    assert_eq!(stored.len(), stats.len(), "a second run replaces the first run's statistics");
+    let engulfing = stored.iter().find(|p| p.pattern.name == "engulfing_bull").unwrap();
+    assert_eq!(engulfing.pattern.horizon_bars, Some(12));
+    assert!(engulfing.pattern.stats["out_of_sample"]["count"].as_u64().unwrap() > 0);
+    assert!(engulfing.pattern.stats["verdict"].as_str().is_some());
+}
