@@ -117,13 +117,14 @@ fn bands(middle: f64, sigma: f64, up: f64, down: f64) -> BollingerValue {
     BollingerValue { upper, middle, lower }
 }
 
-/// Rolling population variance of the last `period` values in O(1) per value that stays accurate where the
-/// textbook running sums fail.
+/// Rolling population variance of the last `period` values, computed as TA-Lib 0.8 computes `VAR` (and the
+/// deviation of `BBANDS`), bit for bit.
 ///
-/// It keeps Σ(x − K) and Σ(x − K)² for a shift K near the window mean, so the sums hold deviations rather than
-/// prices and the final `Σd²/n − (Σd/n)²` does not cancel. Every `period` values, and whenever the variance falls
-/// below 1e-9 of the largest squared deviation added since (where rounding could dominate), K becomes the window
-/// mean and both sums are recomputed exactly from the window. A window of identical values is exactly zero.
+/// The sums Σ(x − K) and Σ(x − K)² are kept for a shift K (first the window's first value), so they hold
+/// deviations rather than prices and `Σd²/n − (Σd/n)²` does not cancel. K becomes the window mean and both sums
+/// are recomputed from the window when the variance falls below 1e-6 of the mean squared deviation, when the
+/// value leaving the window dominates the sum (its square above 1e6 × Σd²), and every `32 × period` values; after
+/// a recomputation a variance below 1e-12 of the mean squared deviation is zero.
 #[derive(Debug, Clone)]
 pub struct RollingVariance {
     period: usize,
@@ -134,7 +135,8 @@ pub struct RollingVariance {
 impl RollingVariance {
     /// A new rolling variance over `period` ≥ 1 values.
     pub fn new(period: usize) -> Self {
-        Self { period: period.max(1), window: Ring::new(period), sums: VarianceSums::default() }
+        let period = period.max(1);
+        Self { period, window: Ring::new(period), sums: VarianceSums::new(period) }
     }
 
     /// Forgets every value.
@@ -145,79 +147,93 @@ impl RollingVariance {
     /// Feeds one value; the variance once `period` values were seen.
     #[inline]
     pub fn next(&mut self, x: f64) -> Option<f64> {
-        let leaving = self.window.is_full().then(|| self.window.oldest());
-        self.sums.add(x, leaving);
+        let first = !self.window.is_full() && self.window.time_ordered().0.is_empty();
         self.window.push(x);
         if !self.window.is_full() {
+            self.sums.warm_up(x, first);
             return None;
         }
-        Some(self.sums.variance(self.period, self.window.time_ordered()))
+        if self.period == 1 {
+            return Some(0.0);
+        }
+        Some(self.sums.output(x, self.window.time_ordered()))
     }
 }
 
 /// The state of [`RollingVariance`], shared with the batch loop so both do the same arithmetic.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct VarianceSums {
-    started: bool,
+    inverse: f64,
+    resync_every: usize,
     shift: f64,
     sum: f64,
     sum_sq: f64,
-    largest_sq: f64,
-    since_recenter: usize,
-    run: usize,
-    last: f64,
+    countdown: usize,
 }
 
 impl VarianceSums {
-    /// Adds `x`, removing `leaving` (the value that drops out of a full window).
+    fn new(period: usize) -> Self {
+        Self {
+            inverse: 1.0 / period as f64,
+            resync_every: 32 * period,
+            shift: 0.0,
+            sum: 0.0,
+            sum_sq: 0.0,
+            countdown: 32 * period,
+        }
+    }
+
+    /// Adds one of the first `period - 1` values; the very first sets the shift.
     #[inline(always)]
-    fn add(&mut self, x: f64, leaving: Option<f64>) {
-        if let Some(old) = leaving {
-            let d = old - self.shift;
-            self.sum -= d;
-            self.sum_sq -= d * d;
-        } else if !self.started {
-            self.started = true;
+    fn warm_up(&mut self, x: f64, first: bool) {
+        if first {
             self.shift = x;
         }
         let d = x - self.shift;
         self.sum += d;
         self.sum_sq += d * d;
-        self.largest_sq = self.largest_sq.max(d * d);
-        self.run = if x == self.last { self.run + 1 } else { 1 };
-        self.last = x;
     }
 
-    /// The variance of a full window given in time order as two slices.
+    /// Adds `x`, whose full window is `window` (time order, two slices), and returns the window's variance;
+    /// the window's oldest value is then removed from the sums.
     #[inline(always)]
-    fn variance(&mut self, period: usize, window: (&[f64], &[f64])) -> f64 {
-        if self.run >= period {
-            return 0.0;
+    fn output(&mut self, x: f64, window: (&[f64], &[f64])) -> f64 {
+        let d = x - self.shift;
+        self.sum += d;
+        self.sum_sq += d * d;
+        let mean = self.inverse * self.sum;
+        let mut variance = self.inverse * self.sum_sq - mean * mean;
+        let oldest = window.0.first().or(window.1.first()).copied().unwrap_or(x);
+        let leaving = oldest - self.shift;
+        self.sum_sq -= leaving * leaving;
+        let resync = if self.inverse * self.sum_sq * 1e-6 > variance || leaving * leaving > self.sum_sq * 1e6 {
+            true
+        } else {
+            self.countdown -= 1;
+            self.countdown == 0
+        };
+        if resync {
+            let values = || window.0.iter().chain(window.1);
+            self.shift = values().fold(0.0, |t, &v| t + v) * self.inverse;
+            let (mut sum, mut sum_sq) = (0.0, 0.0);
+            for &v in values() {
+                let d = v - self.shift;
+                sum += d;
+                sum_sq += d * d;
+            }
+            let mean = self.inverse * sum;
+            variance = self.inverse * sum_sq - mean * mean;
+            if variance < self.inverse * sum_sq * 1e-12 {
+                variance = 0.0;
+            }
+            self.countdown = self.resync_every;
+            let leaving = oldest - self.shift;
+            self.sum = sum - leaving;
+            self.sum_sq = sum_sq - leaving * leaving;
+        } else {
+            self.sum -= leaving;
         }
-        let n = period as f64;
-        let mut variance = (self.sum_sq - self.sum * (self.sum / n)) / n;
-        self.since_recenter += 1;
-        if self.since_recenter >= period || variance <= 1e-9 * self.largest_sq {
-            variance = self.recenter(window);
-        }
-        variance.max(0.0)
-    }
-
-    /// Moves the shift to the window mean and recomputes both sums exactly; returns the variance.
-    fn recenter(&mut self, (a, b): (&[f64], &[f64])) -> f64 {
-        let n = (a.len() + b.len()) as f64;
-        self.shift = a.iter().chain(b).sum::<f64>() / n;
-        let (mut sum, mut sum_sq) = (0.0, 0.0);
-        for &x in a.iter().chain(b) {
-            let d = x - self.shift;
-            sum += d;
-            sum_sq += d * d;
-        }
-        self.sum = sum;
-        self.sum_sq = sum_sq;
-        self.largest_sq = sum_sq;
-        self.since_recenter = 0;
-        (sum_sq - sum * (sum / n)) / n
+        variance
     }
 }
 
@@ -234,16 +250,16 @@ pub fn bollinger_bands(input: &[f64], period: usize, deviations: f64) -> Result<
     // window read from the input (bit-equal, tested).
     let p = period as f64;
     let mut total = 0.0;
-    let mut sums = VarianceSums::default();
+    let mut sums = VarianceSums::new(period);
     for (i, &x) in input.iter().enumerate() {
         total += x;
-        sums.add(x, i.checked_sub(period).map(|j| input[j]));
         if i + 1 < period {
+            sums.warm_up(x, i == 0);
             continue;
         }
         let middle = total / p;
         total -= input[i + 1 - period];
-        let sigma = sums.variance(period, (&input[i + 1 - period..=i], &[])).sqrt();
+        let sigma = sums.output(x, (&input[i + 1 - period..=i], &[])).sqrt();
         let v = bands(middle, sigma, deviations, deviations);
         out[0].push(v.upper);
         out[1].push(v.middle);

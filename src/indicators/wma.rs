@@ -6,7 +6,8 @@ use crate::domain::Bar;
 /// Streaming weighted moving average.
 ///
 /// TA-Lib keeps the weighted sum and the plain sum of the window and moves both by one step per value
-/// (`sum += x * n; out = sum / (n(n+1)/2); sum -= plain`), which this struct reproduces operation by operation.
+/// (`sum += x * n; out = sum / (n(n+1)/2); sum -= plain`), and every `8 × period` outputs recomputes both from
+/// the window to stop rounding drift (TA-Lib 0.8); this struct reproduces both operation by operation.
 #[derive(Debug, Clone)]
 pub struct Wma {
     period: usize,
@@ -17,6 +18,7 @@ pub struct Wma {
     weighted_sum: f64,
     plain_sum: f64,
     trailing: f64,
+    outputs: usize,
     value: Option<f64>,
 }
 
@@ -33,6 +35,7 @@ impl Wma {
             weighted_sum: 0.0,
             plain_sum: 0.0,
             trailing: 0.0,
+            outputs: 0,
             value: None,
         })
     }
@@ -58,13 +61,25 @@ impl Wma {
             self.weighted_sum += x * self.seen as f64;
             return None;
         }
-        self.plain_sum += x;
-        self.plain_sum -= self.trailing;
-        self.weighted_sum += x * self.period as f64;
+        self.outputs += 1;
+        let weighted = if self.outputs.is_multiple_of(8 * self.period) {
+            // Resynchronise: both sums afresh from the window, oldest value weighted 1.
+            let (older, newer) = self.window.time_ordered();
+            let (mut plain, mut weighted) = (0.0, 0.0);
+            for (j, &v) in older.iter().chain(newer).enumerate() {
+                plain += v;
+                weighted += (j + 1) as f64 * v;
+            }
+            self.plain_sum = plain;
+            weighted
+        } else {
+            self.plain_sum += x;
+            self.plain_sum -= self.trailing;
+            x * self.period as f64 + self.weighted_sum
+        };
         self.trailing = self.window.oldest();
-        let value = self.weighted_sum / self.divider;
-        self.weighted_sum -= self.plain_sum;
-        self.value = Some(value);
+        self.weighted_sum = weighted - self.plain_sum;
+        self.value = Some(weighted / self.divider);
         self.value
     }
 }
@@ -86,6 +101,7 @@ impl Indicator for Wma {
         self.weighted_sum = 0.0;
         self.plain_sum = 0.0;
         self.trailing = 0.0;
+        self.outputs = 0;
         self.value = None;
     }
 
