@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Reference side of `aio bench indicators`: times TA-Lib (through numpy, one call per output family) on the bars
-that `aio` generated, and prints JSON with the best time of each call and sampled values for the equality check.
+that `aio` generated, and prints JSON with the best time of each call and sampled values for the equality check (as the IEEE-754 bit
+patterns of the doubles, so that no decimal round trip can blur a last-digit difference).
 
 Usage (normally run by `aio bench indicators`): talib_indicators.py BARS.f64 N REPEAT
 BARS.f64 holds N little-endian f64 opens, then N highs, N lows and N closes.
@@ -41,7 +42,7 @@ def main():
             best = min(best, time.perf_counter() - t)
         out["seconds"][spec] = best
         for name, values in columns.items():
-            out["samples"][name] = [None if np.isnan(v) else float(v) for v in values[sample_at]]
+            out["samples"][name] = [int(b) for b in values[sample_at].view(np.uint64)]
     json.dump(out, sys.stdout)
 
 
