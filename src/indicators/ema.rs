@@ -1,7 +1,6 @@
 //! Exponential moving average (TA-Lib `EMA`, default compatibility: seeded with the SMA of the first values).
 
-use super::{Indicator, IndicatorError, Source, check_period, warm_up_column, with_fma};
-use crate::domain::Bar;
+use super::{IndicatorError, Source, check_period, warm_up_column, with_fma};
 
 /// Streaming exponential moving average with `k = 2 / (period + 1)`.
 ///
@@ -21,13 +20,12 @@ impl Ema {
     /// A new EMA on closes; `period` ≥ 1.
     pub fn new(period: usize) -> Result<Self, IndicatorError> {
         check_period("ema", "period", period, 1)?;
-        Ok(Self { period, k: 2.0 / (period + 1) as f64, source: Source::Close, seen: 0, seed_total: 0.0, value: None })
+        Ok(Self::fresh(period))
     }
 
-    /// The same EMA reading another price.
-    pub fn with_source(mut self, source: Source) -> Self {
-        self.source = source;
-        self
+    /// The state before the first value, for a checked `period`.
+    fn fresh(period: usize) -> Self {
+        Self { period, k: 2.0 / (period + 1) as f64, source: Source::Close, seen: 0, seed_total: 0.0, value: None }
     }
 
     /// The smoothing constant `2 / (period + 1)`.
@@ -52,27 +50,7 @@ impl Ema {
     }
 }
 
-impl Indicator for Ema {
-    type Output = f64;
-
-    fn update(&mut self, bar: &Bar) {
-        self.next(self.source.of(bar));
-    }
-
-    fn value(&self) -> Option<f64> {
-        self.value
-    }
-
-    fn reset(&mut self) {
-        self.seen = 0;
-        self.seed_total = 0.0;
-        self.value = None;
-    }
-
-    fn lookback(&self) -> usize {
-        self.period - 1
-    }
-}
+single_input_indicator!(Ema, lookback = |period| period - 1);
 
 /// EMA of `input` (TA-Lib `EMA(input, period)`); the first `period - 1` values are `NaN`.
 pub fn ema(input: &[f64], period: usize) -> Result<Vec<f64>, IndicatorError> {

@@ -6,6 +6,41 @@
 //! the oldest value, Wilder smoothing as `(prev * (n - 1) + x) / n`, exact-zero tests before dividing), because traders
 //! compare our numbers with TA-Lib and TradingView digit by digit. Imports `domain` only.
 
+/// Implements `with_source` and [`Indicator`] for a one-input indicator with `period`, `source` and `value`
+/// fields, a `next(x)` step and a `fresh(period)` constructor; `reset` rebuilds the fresh state.
+macro_rules! single_input_indicator {
+    ($ty:ident, lookback = $lookback:expr) => {
+        impl $ty {
+            /// The same indicator reading another price.
+            pub fn with_source(mut self, source: $crate::indicators::Source) -> Self {
+                self.source = source;
+                self
+            }
+        }
+
+        impl $crate::indicators::Indicator for $ty {
+            type Output = f64;
+
+            fn update(&mut self, bar: &$crate::domain::Bar) {
+                self.next(self.source.of(bar));
+            }
+
+            fn value(&self) -> Option<f64> {
+                self.value
+            }
+
+            fn reset(&mut self) {
+                *self = Self::fresh(self.period).with_source(self.source);
+            }
+
+            fn lookback(&self) -> usize {
+                let lookback: fn(usize) -> usize = $lookback;
+                lookback(self.period)
+            }
+        }
+    };
+}
+
 mod adx;
 mod atr;
 mod bbands;

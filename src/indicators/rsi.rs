@@ -1,7 +1,6 @@
 //! Relative strength index (TA-Lib `RSI`, Wilder smoothing, default compatibility).
 
-use super::{Indicator, IndicatorError, Source, check_period, warm_up_column};
-use crate::domain::Bar;
+use super::{IndicatorError, Source, check_period, warm_up_column};
 
 /// Streaming RSI.
 ///
@@ -24,7 +23,12 @@ impl Rsi {
     /// A new RSI on closes; `period` ≥ 2.
     pub fn new(period: usize) -> Result<Self, IndicatorError> {
         check_period("rsi", "period", period, 2)?;
-        Ok(Self {
+        Ok(Self::fresh(period))
+    }
+
+    /// The state before the first value, for a checked `period`.
+    fn fresh(period: usize) -> Self {
+        Self {
             period,
             inverse_period: 1.0 / period as f64,
             source: Source::Close,
@@ -33,13 +37,7 @@ impl Rsi {
             avg_gain: 0.0,
             avg_loss: 0.0,
             value: None,
-        })
-    }
-
-    /// The same RSI reading another price.
-    pub fn with_source(mut self, source: Source) -> Self {
-        self.source = source;
-        self
+        }
     }
 
     /// Feeds one value and returns the RSI once `period + 1` values were seen.
@@ -69,29 +67,7 @@ impl Rsi {
     }
 }
 
-impl Indicator for Rsi {
-    type Output = f64;
-
-    fn update(&mut self, bar: &Bar) {
-        self.next(self.source.of(bar));
-    }
-
-    fn value(&self) -> Option<f64> {
-        self.value
-    }
-
-    fn reset(&mut self) {
-        self.previous = None;
-        self.seen_changes = 0;
-        self.avg_gain = 0.0;
-        self.avg_loss = 0.0;
-        self.value = None;
-    }
-
-    fn lookback(&self) -> usize {
-        self.period
-    }
-}
+single_input_indicator!(Rsi, lookback = |period| period);
 
 /// RSI of `input` (TA-Lib `RSI(input, period)`); the first `period` values are `NaN`.
 ///

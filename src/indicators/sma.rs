@@ -1,7 +1,6 @@
 //! Simple moving average (TA-Lib `SMA`).
 
-use super::{Indicator, IndicatorError, Ring, Source, check_period, warm_up_column};
-use crate::domain::Bar;
+use super::{IndicatorError, Ring, Source, check_period, warm_up_column};
 
 /// Streaming simple moving average over `period` values.
 ///
@@ -20,13 +19,12 @@ impl Sma {
     /// A new SMA on closes; `period` ≥ 1.
     pub fn new(period: usize) -> Result<Self, IndicatorError> {
         check_period("sma", "period", period, 1)?;
-        Ok(Self { period, source: Source::Close, window: Ring::new(period), total: 0.0, value: None })
+        Ok(Self::fresh(period))
     }
 
-    /// The same SMA reading another price.
-    pub fn with_source(mut self, source: Source) -> Self {
-        self.source = source;
-        self
+    /// The state before the first value, for a checked `period`.
+    fn fresh(period: usize) -> Self {
+        Self { period, source: Source::Close, window: Ring::new(period), total: 0.0, value: None }
     }
 
     /// Feeds one value and returns the average once `period` values were seen.
@@ -43,27 +41,7 @@ impl Sma {
     }
 }
 
-impl Indicator for Sma {
-    type Output = f64;
-
-    fn update(&mut self, bar: &Bar) {
-        self.next(self.source.of(bar));
-    }
-
-    fn value(&self) -> Option<f64> {
-        self.value
-    }
-
-    fn reset(&mut self) {
-        self.window.clear();
-        self.total = 0.0;
-        self.value = None;
-    }
-
-    fn lookback(&self) -> usize {
-        self.period - 1
-    }
-}
+single_input_indicator!(Sma, lookback = |period| period - 1);
 
 /// SMA of `input` (TA-Lib `SMA(input, period)`); the first `period - 1` values are `NaN`.
 ///

@@ -1,7 +1,6 @@
 //! Weighted moving average (TA-Lib `WMA`): weights 1‥n, the newest value weighted n.
 
-use super::{Indicator, IndicatorError, Ring, Source, check_period, run_single};
-use crate::domain::Bar;
+use super::{IndicatorError, Ring, Source, check_period, run_single};
 
 /// Streaming weighted moving average.
 ///
@@ -26,7 +25,12 @@ impl Wma {
     /// A new WMA on closes; `period` ≥ 1.
     pub fn new(period: usize) -> Result<Self, IndicatorError> {
         check_period("wma", "period", period, 1)?;
-        Ok(Self {
+        Ok(Self::fresh(period))
+    }
+
+    /// The state before the first value, for a checked `period`.
+    fn fresh(period: usize) -> Self {
+        Self {
             period,
             divider: ((period * (period + 1)) >> 1) as f64,
             source: Source::Close,
@@ -37,13 +41,7 @@ impl Wma {
             trailing: 0.0,
             outputs: 0,
             value: None,
-        })
-    }
-
-    /// The same WMA reading another price.
-    pub fn with_source(mut self, source: Source) -> Self {
-        self.source = source;
-        self
+        }
     }
 
     /// Feeds one value and returns the average once `period` values were seen.
@@ -84,31 +82,7 @@ impl Wma {
     }
 }
 
-impl Indicator for Wma {
-    type Output = f64;
-
-    fn update(&mut self, bar: &Bar) {
-        self.next(self.source.of(bar));
-    }
-
-    fn value(&self) -> Option<f64> {
-        self.value
-    }
-
-    fn reset(&mut self) {
-        self.window.clear();
-        self.seen = 0;
-        self.weighted_sum = 0.0;
-        self.plain_sum = 0.0;
-        self.trailing = 0.0;
-        self.outputs = 0;
-        self.value = None;
-    }
-
-    fn lookback(&self) -> usize {
-        self.period - 1
-    }
-}
+single_input_indicator!(Wma, lookback = |period| period - 1);
 
 /// WMA of `input` (TA-Lib `WMA(input, period)`); the first `period - 1` values are `NaN`.
 pub fn wma(input: &[f64], period: usize) -> Result<Vec<f64>, IndicatorError> {
