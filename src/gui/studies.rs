@@ -16,7 +16,7 @@ use crate::{
     patterns::{
         self,
         candles::CandlePattern,
-        chart::{ChartAnalysis, ChartConfig, ChartFinding},
+        chart::{ChartAnalysis, ChartFinding},
         miner::{MinerConfig, MiningReport},
     },
 };
@@ -142,35 +142,31 @@ pub fn compute(data: &LoadedBars, specs: &[IndicatorSpec], progress: &dyn Progre
             Err(err) => return Some(Err(err.to_string())),
         }
     }
-    progress.report("candlestick patterns", 0.2);
-    for (pattern, values) in patterns::candle_columns(bars) {
+    progress.report("candlestick and chart patterns, pattern history", 0.2);
+    let study = patterns::study(bars, &MinerConfig::default());
+    for (pattern, values) in &study.candles {
         studies.markers.extend(
             values.iter().enumerate().filter(|(_, v)| **v != 0).map(|(index, &value)| CandleMarker {
                 index,
-                pattern,
+                pattern: *pattern,
                 value,
             }),
         );
     }
     studies.markers.sort_by_key(|m| m.index);
-    if progress.is_cancelled() {
-        return None;
-    }
-    progress.report("chart patterns", 0.35);
-    match patterns::analyze_chart(bars, &ChartConfig::default()) {
+    match study.chart {
         Ok(analysis) => {
             studies.findings = analysis.findings(bars.ts_nanos());
             studies.chart = Some(analysis);
         }
         Err(err) => tracing::warn!("chart patterns: {err}"),
     }
-    if progress.is_cancelled() {
-        return None;
-    }
-    progress.report("mining pattern history", 0.5);
-    match patterns::mine_bars(bars, &MinerConfig::default()) {
+    match study.mining {
         Ok(report) => studies.mining = Some(report),
         Err(err) => tracing::warn!("pattern miner: {err}"),
+    }
+    if progress.is_cancelled() {
+        return None;
     }
     progress.report("done", 1.0);
     Some(Ok(studies))

@@ -289,8 +289,13 @@ pub fn chart_signal_bar(p: &ChartPattern) -> usize {
 /// Every non-zero value of every candlestick pattern over `bars` (columns cut to the shortest), as
 /// [`candle_signal`] names it, ordered by pattern then bar.
 pub fn candle_occurrences(bars: Ohlc<'_>) -> Vec<Occurrence> {
+    candle_occurrences_from(&candles::detect_all(bars))
+}
+
+/// [`candle_occurrences`] from columns already detected (as [`candles::detect_all`] returns them).
+pub fn candle_occurrences_from(columns: &[(CandlePattern, Vec<i32>)]) -> Vec<Occurrence> {
     let mut out = Vec::new();
-    for (pattern, values) in candles::detect_all(bars) {
+    for &(pattern, ref values) in columns {
         for (index, &value) in values.iter().enumerate() {
             if let Some((name, direction)) = candle_signal(pattern, value) {
                 out.push(Occurrence {
@@ -334,12 +339,23 @@ pub fn find_occurrences(input: &MinerInput<'_>, chart_cfg: &ChartConfig) -> Vec<
 
 /// [`find_occurrences`], keeping unconfirmed chart patterns only when `include_unconfirmed` is set.
 fn occurrences_filtered(input: &MinerInput<'_>, chart_cfg: &ChartConfig, include_unconfirmed: bool) -> Vec<Occurrence> {
-    let mut out = candle_occurrences(ohlc_of(input));
-    if let Ok(analysis) = chart::analyze(*input, chart_cfg) {
-        let patterns: Vec<ChartPattern> =
-            analysis.patterns.into_iter().filter(|p| include_unconfirmed || p.confirmed).collect();
-        out.extend(chart_occurrences(&patterns, input.close));
-    }
+    let candles = candles::detect_all(ohlc_of(input));
+    let chart_patterns = chart::analyze(*input, chart_cfg).map(|a| a.patterns).unwrap_or_default();
+    occurrences_from(&candles, &chart_patterns, input.close, include_unconfirmed)
+}
+
+/// Every occurrence from patterns already detected, sorted by bar then name; unconfirmed chart patterns only when
+/// `include_unconfirmed`.
+fn occurrences_from(
+    candles: &[(CandlePattern, Vec<i32>)],
+    chart_patterns: &[ChartPattern],
+    close: &[f64],
+    include_unconfirmed: bool,
+) -> Vec<Occurrence> {
+    let mut out = candle_occurrences_from(candles);
+    let kept: Vec<ChartPattern> =
+        chart_patterns.iter().filter(|p| include_unconfirmed || p.confirmed).cloned().collect();
+    out.extend(chart_occurrences(&kept, close));
     out.sort_by(|a, b| a.index.cmp(&b.index).then_with(|| a.pattern.cmp(&b.pattern)));
     out
 }
@@ -923,10 +939,25 @@ fn check_config(cfg: &MinerConfig) -> Result<(), MinerError> {
 /// outside `(0, 1)`. Signals that never occur are omitted; one that occurs only where no forward return
 /// exists is reported with empty statistics.
 pub fn mine(input: MinerInput<'_>, cfg: &MinerConfig) -> Result<MiningReport, MinerError> {
+    input.validate()?;
+    check_config(cfg)?;
+    let candles = candles::detect_all(ohlc_of(&input));
+    let chart_patterns = chart::analyze(input, &cfg.chart).map(|a| a.patterns).unwrap_or_default();
+    mine_detected(input, &candles, &chart_patterns, cfg)
+}
+
+/// [`mine`] with the candlestick columns ([`candles::detect_all`]) and chart patterns ([`chart::analyze`] with
+/// `cfg.chart`) already detected on `input`, so a caller that shows them too detects them once.
+pub fn mine_detected(
+    input: MinerInput<'_>,
+    candles: &[(CandlePattern, Vec<i32>)],
+    chart_patterns: &[ChartPattern],
+    cfg: &MinerConfig,
+) -> Result<MiningReport, MinerError> {
     let bars = input.validate()?;
     check_config(cfg)?;
     let split = split_index(bars, cfg.oos_fraction);
-    let occurrences = occurrences_filtered(&input, &cfg.chart, cfg.include_unconfirmed_chart_patterns);
+    let occurrences = occurrences_from(candles, chart_patterns, input.close, cfg.include_unconfirmed_chart_patterns);
     let mut by_pattern: BTreeMap<&str, Vec<Occurrence>> = BTreeMap::new();
     for o in &occurrences {
         by_pattern.entry(o.pattern.as_str()).or_default().push(o.clone());

@@ -27,34 +27,46 @@ pub fn atr(bars: &Bars) -> Vec<f64> {
     indicators::atr(bars.high(), bars.low(), bars.close(), ATR_PERIOD).unwrap_or_else(|_| vec![f64::NAN; bars.len()])
 }
 
+/// The columns the chart and miner read: times, OHLC and `atr`.
+fn chart_input<'a>(bars: &'a Bars, atr: &'a [f64]) -> chart::ChartInput<'a> {
+    chart::ChartInput {
+        time_ns: bars.ts_nanos(),
+        open: bars.open(),
+        high: bars.high(),
+        low: bars.low(),
+        close: bars.close(),
+        atr,
+    }
+}
+
 /// Chart patterns, levels, regime and volatility of `bars` with `cfg`.
 pub fn analyze_chart(bars: &Bars, cfg: &chart::ChartConfig) -> Result<chart::ChartAnalysis, chart::ChartError> {
-    let atr = atr(bars);
-    chart::analyze(
-        chart::ChartInput {
-            time_ns: bars.ts_nanos(),
-            open: bars.open(),
-            high: bars.high(),
-            low: bars.low(),
-            close: bars.close(),
-            atr: &atr,
-        },
-        cfg,
-    )
+    chart::analyze(chart_input(bars, &atr(bars)), cfg)
 }
 
 /// Mines `bars` for every candlestick and chart pattern with `cfg` (see [`miner::mine`]).
 pub fn mine_bars(bars: &Bars, cfg: &miner::MinerConfig) -> Result<miner::MiningReport, miner::MinerError> {
+    miner::mine(chart_input(bars, &atr(bars)), cfg)
+}
+
+/// Everything the pattern engine says about `bars`, each detector run once: the candlestick columns, the chart
+/// analysis (with `cfg.chart`) and the miner's report on both.
+pub struct Study {
+    /// Candlestick columns in [`candles::CandlePattern::ALL`] order.
+    pub candles: Vec<(candles::CandlePattern, Vec<i32>)>,
+    /// Chart patterns, levels, regime and volatility.
+    pub chart: Result<chart::ChartAnalysis, chart::ChartError>,
+    /// The miner's statistics.
+    pub mining: Result<miner::MiningReport, miner::MinerError>,
+}
+
+/// Detects and mines every pattern of `bars` (see [`Study`]).
+pub fn study(bars: &Bars, cfg: &miner::MinerConfig) -> Study {
     let atr = atr(bars);
-    miner::mine(
-        miner::MinerInput {
-            time_ns: bars.ts_nanos(),
-            open: bars.open(),
-            high: bars.high(),
-            low: bars.low(),
-            close: bars.close(),
-            atr: &atr,
-        },
-        cfg,
-    )
+    let input = chart_input(bars, &atr);
+    let candles = candle_columns(bars);
+    let chart = chart::analyze(input, &cfg.chart);
+    let patterns = chart.as_ref().map(|a| a.patterns.as_slice()).unwrap_or_default();
+    let mining = miner::mine_detected(input, &candles, patterns, cfg);
+    Study { candles, chart, mining }
 }
