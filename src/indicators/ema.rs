@@ -60,7 +60,7 @@ pub fn ema(input: &[f64], period: usize) -> Result<Vec<f64>, IndicatorError> {
 
 /// The batch EMA as a tight loop with [`Ema::next`]'s arithmetic in the same order (bit-equal, tested).
 #[inline(always)]
-pub(crate) fn ema_loop(input: &[f64], period: usize, k: f64) -> Vec<f64> {
+fn ema_loop(input: &[f64], period: usize, k: f64) -> Vec<f64> {
     let mut out = warm_up_column(input.len(), period - 1);
     if input.len() < period {
         return out;

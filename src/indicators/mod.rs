@@ -44,7 +44,7 @@ macro_rules! single_input_indicator {
 mod adx;
 mod atr;
 mod bbands;
-pub(crate) mod ema;
+mod ema;
 mod macd;
 mod rsi;
 mod sma;
