@@ -2,6 +2,9 @@
 //! machine without a GPU): it loads the sample, draws candles, keeps its data when a bad file is opened,
 //! and the View menu resets the layout.
 
+#[path = "common/datafeed_server.rs"]
+mod datafeed_server;
+
 use std::time::{Duration, Instant};
 
 use aio::gui::{LaunchOptions, LoadSource, LogBuffer, WorkstationApp, theme};
@@ -278,4 +281,57 @@ fn studies_draw_indicators_and_pattern_markers_and_fill_the_patterns_panel() {
     for label in ["SMA", "Bollinger Bands", "Stochastic", "ADX / DI", "Candlestick pattern markers"] {
         h.get_by_label(label);
     }
+}
+
+#[test]
+fn the_download_dialog_fetches_from_a_datafeed_and_opens_the_bars() {
+    use aio::ingest::dukascopy;
+    let server = datafeed_server::DatafeedServer::start();
+    let from = dukascopy::parse_hour("2024-01-16T00").unwrap();
+    for h in 0..24 {
+        server.put(
+            &dukascopy::hour_ticks_path("GBPUSD", from + h * dukascopy::HOUR_NANOS),
+            datafeed_server::tick_file(&datafeed_server::walk(h as u64, 1_200, 127_000, 3)),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let launch = LaunchOptions { sample: true, library: Some(dir.path().join("lib.sqlite")), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Download from Dukascopy…").click();
+    h.run_steps(2);
+    h.get_by_label("Download from Dukascopy");
+    {
+        let d = h.state_mut().download_dialog_mut();
+        assert!(d.open, "the File menu opened the dialog");
+        d.base_url = server.base_url.clone();
+        d.cache_dir = dir.path().join("cache").display().to_string();
+        d.from = "2024-01-16".into();
+        d.to = "2024-01-16".into();
+        d.timeframe = aio::domain::Timeframe::M5;
+    }
+    h.run_steps(2);
+    // The instrument picker searches the registry; picking GBP/USD selects it.
+    let search = h.get_all_by_role(egui::accesskit::Role::TextInput).next().expect("the search field");
+    search.focus();
+    search.type_text("gbp/usd");
+    h.run_steps(2);
+    h.get_by_label_contains("GBPUSD").click();
+    h.run_steps(2);
+    assert_eq!(h.state_mut().download_dialog_mut().symbol, "GBPUSD");
+    h.get_by_label("Download").click();
+    step_until(&mut h, "the download", |app| {
+        !app.is_loading() && app.dataset().is_some_and(|d| d.symbol.as_deref() == Some("GBPUSD"))
+    });
+    let d = h.state().dataset().unwrap();
+    assert_eq!(d.bars.len(), 24 * 12, "a day of M5 bars");
+    assert_eq!(d.timeframe, Some(aio::domain::Timeframe::M5));
+    assert!(d.source.ends_with("downloads/GBPUSD_M5_bid_20240116_20240116.parquet"), "{}", d.source.display());
+    assert!(d.source.is_file());
+    assert_eq!(server.requests().len(), 24);
+    let datasets = aio::store::Library::open(&dir.path().join("lib.sqlite")).unwrap().datasets().unwrap();
+    assert!(datasets.iter().any(|r| r.dataset.symbol.as_deref() == Some("GBPUSD") && r.dataset.rows == 288));
+    assert!(!h.state_mut().download_dialog_mut().open, "the dialog closes when the download starts");
 }

@@ -1,4 +1,5 @@
-//! `aio bench import|indicators|startup`: measurements printed beside a reference run on the same machine, same run.
+//! `aio bench import|indicators|dukascopy|startup`: measurements printed beside a reference run on the same machine,
+//! same run.
 
 use std::{
     io::BufWriter,
@@ -44,6 +45,22 @@ pub enum BenchKind {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// Decoding cached bi5 tick files and aggregating them to M1, against `xz -d` decompressing the same files in
+    /// the same run (the decompression limit).
+    Dukascopy {
+        /// Hourly files to generate.
+        #[arg(long, default_value_t = 600)]
+        hours: u32,
+        /// Ticks per hour.
+        #[arg(long, default_value_t = 5_000)]
+        ticks_per_hour: u32,
+        /// Repetitions (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// The xz binary.
+        #[arg(long, default_value = "xz")]
+        xz: String,
+    },
     /// Cold start to the first frame with the sample data, against a start with no data (needs a display).
     Startup {
         /// Repetitions.
@@ -58,6 +75,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchKind::Import { rows, repeat } => bench_import(rows, repeat.max(1)),
         BenchKind::Startup { repeat } => bench_startup(repeat.max(1)),
         BenchKind::Indicators { bars, repeat, python } => bench_indicators(bars.max(100), repeat.max(1), &python),
+        BenchKind::Dukascopy { hours, ticks_per_hour, repeat, xz } => {
+            bench_dukascopy(hours.max(1), ticks_per_hour.max(1), repeat.max(1), &xz)
+        }
     }
 }
 
@@ -300,4 +320,102 @@ fn random_walk_bars(n: usize, seed: u64) -> BenchBars {
         price = c;
     }
     (ts, open, high, low, close)
+}
+
+fn bench_dukascopy(hours: u32, ticks_per_hour: u32, repeat: usize, xz: &str) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+
+    use crate::{
+        domain::Timeframe,
+        ingest::dukascopy::{self, DataKind, Datafeed, FetchOptions, FetchRequest, PriceSide, Source, bi5},
+    };
+
+    let dir = tempfile::tempdir()?;
+    let source: Arc<dyn Source> = Arc::new(Datafeed::default());
+    // Monday 2024-01-15 00:00 UTC onwards, every hour (the benchmark ignores weekends).
+    let from_nanos = dukascopy::parse_hour("2024-01-15T00")?;
+    let mut files = Vec::with_capacity(hours as usize);
+    let mut compressed_bytes = 0u64;
+    for h in 0..hours {
+        let hour = from_nanos + i64::from(h) * dukascopy::HOUR_NANOS;
+        let ticks = ingest::synthetic::random_walk_hour_ticks(u64::from(h) + 1, ticks_per_hour, 108_500);
+        let bytes = bi5::compress(&bi5::tick_records(&ticks))?;
+        compressed_bytes += bytes.len() as u64;
+        let path =
+            dir.path().join(source.cache_path("EURUSD", dukascopy::Resource::HourTicks { hour_start_nanos: hour }));
+        dukascopy::fetch::write_cache_file(&path, &bytes)?;
+        files.push(path);
+    }
+    let total_ticks = u64::from(hours) * u64::from(ticks_per_hour);
+    let request = |hours: u32| FetchRequest {
+        symbol: "EURUSD".into(),
+        from_nanos,
+        to_nanos: from_nanos + i64::from(hours) * dukascopy::HOUR_NANOS,
+        kind: DataKind::Ticks,
+        side: PriceSide::Bid,
+    };
+    let options = |jobs: usize| FetchOptions {
+        jobs,
+        offline: true,
+        now_nanos: Some(i64::MAX),
+        ..FetchOptions::with_cache_dir(dir.path().to_path_buf())
+    };
+    let run = |jobs: usize, hours: u32| -> anyhow::Result<()> {
+        let fetched =
+            dukascopy::fetch_bars(Arc::clone(&source), &request(hours), Timeframe::M1, 0, &options(jobs), &NoProgress)?;
+        anyhow::ensure!(
+            fetched.report.records == u64::from(hours) * u64::from(ticks_per_hour),
+            "decoded {} ticks",
+            fetched.report.records
+        );
+        Ok(())
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let ours_one = best_of(repeat, || run(1, hours))?;
+    let ours_all = best_of(repeat, || run(cores, hours))?;
+    let week_hours = 120.min(hours);
+    let week = best_of(repeat, || run(cores, week_hours))?;
+    // Reference: xz decompressing the same files (one process, all files, output discarded).
+    let reference = best_of(repeat, || {
+        let status = Command::new(xz)
+            .args(["--format=lzma", "--decompress", "--stdout", "--threads=1"])
+            .args(&files)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("cannot run {xz} (install xz-utils)"))?;
+        anyhow::ensure!(status.success(), "{xz} failed: {status}");
+        Ok(())
+    })?;
+    let rate = |d: Duration| total_ticks as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "dukascopy benchmark: {hours} hourly tick files × {ticks_per_hour} ticks = {total_ticks} ticks, {:.1} MB \
+         compressed, best of {repeat}",
+        compressed_bytes as f64 / 1e6
+    );
+    println!(
+        "  aio decode + aggregate to M1, 1 thread     {:>8.1} ms  {:>6.2} M ticks/s",
+        ours_one.as_secs_f64() * 1e3,
+        rate(ours_one)
+    );
+    println!(
+        "  aio decode + aggregate to M1, {cores} threads    {:>8.1} ms  {:>6.2} M ticks/s",
+        ours_all.as_secs_f64() * 1e3,
+        rate(ours_all)
+    );
+    println!(
+        "  reference: xz -d (decompression only)      {:>8.1} ms  {:>6.2} M ticks/s",
+        reference.as_secs_f64() * 1e3,
+        rate(reference)
+    );
+    println!(
+        "  speed vs xz -d: {:.0} % on 1 thread, {:.0} % on {cores}   goal: ≥ 90 %",
+        100.0 * reference.as_secs_f64() / ours_one.as_secs_f64(),
+        100.0 * reference.as_secs_f64() / ours_all.as_secs_f64()
+    );
+    println!(
+        "  one trading week ({week_hours} files, {} ticks) from cache to M1: {:.1} ms   goal: well under 1 s",
+        u64::from(week_hours) * u64::from(ticks_per_hour),
+        week.as_secs_f64() * 1e3
+    );
+    Ok(ExitCode::SUCCESS)
 }

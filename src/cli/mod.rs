@@ -4,6 +4,7 @@
 //! printed once with their context chain.
 
 mod bench;
+mod fetch;
 mod import;
 mod indicators;
 mod library;
@@ -43,7 +44,9 @@ pub struct Cli {
 /// Headless jobs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import a bar file (CSV dialects or Parquet) and write it as Parquet or CSV.
+    /// Download Dukascopy ticks or minute candles (cached), aggregate to bars, write and register them.
+    Fetch(fetch::FetchArgs),
+    /// Import a bar file (CSV dialects, Parquet, or a Dukascopy .bi5) and write it as Parquet or CSV.
     Import(import::ImportArgs),
     /// Aggregate bars to a higher timeframe.
     Resample(resample::ResampleArgs),
@@ -87,6 +90,7 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
         Some(command) => {
             init_logging(None);
             match command {
+                Command::Fetch(args) => fetch::run(args, cli.library.as_deref()),
                 Command::Import(args) => import::run(args, cli.library.as_deref()),
                 Command::Resample(args) => resample::run(args, cli.library.as_deref()),
                 Command::Validate(args) => validate::run(args),

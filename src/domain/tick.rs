@@ -23,6 +23,9 @@ pub enum TickError {
         /// Previous tick's time.
         prev_ts_nanos: i64,
     },
+    /// Columns given to [`Ticks::from_columns`] differ in length.
+    #[error("tick columns differ in length")]
+    ColumnLengths,
 }
 
 /// One quote tick.
@@ -90,6 +93,42 @@ impl Ticks {
             out.push_checked(*tick)?;
         }
         Ok(out)
+    }
+
+    /// Builds a series from columns of equal length, checking every tick and the time order.
+    pub fn from_columns(
+        ts_nanos: Vec<i64>,
+        bid: Vec<f64>,
+        ask: Vec<f64>,
+        bid_volume: Vec<f64>,
+        ask_volume: Vec<f64>,
+    ) -> Result<Self, TickError> {
+        let n = ts_nanos.len();
+        if [bid.len(), ask.len(), bid_volume.len(), ask_volume.len()].iter().any(|&len| len != n) {
+            return Err(TickError::ColumnLengths);
+        }
+        for i in 0..n {
+            check_tick(i, bid[i], ask[i], bid_volume[i], ask_volume[i])?;
+            if i > 0 && ts_nanos[i] < ts_nanos[i - 1] {
+                return Err(TickError::NotSorted { index: i, ts_nanos: ts_nanos[i], prev_ts_nanos: ts_nanos[i - 1] });
+            }
+        }
+        Ok(Self { ts_nanos, bid, ask, bid_volume, ask_volume })
+    }
+
+    /// Appends another series that starts no earlier than this one ends.
+    pub fn append(&mut self, mut other: Ticks) -> Result<(), TickError> {
+        if let (Some(&prev_ts_nanos), Some(&first)) = (self.ts_nanos.last(), other.ts_nanos.first())
+            && first < prev_ts_nanos
+        {
+            return Err(TickError::NotSorted { index: self.len(), ts_nanos: first, prev_ts_nanos });
+        }
+        self.ts_nanos.append(&mut other.ts_nanos);
+        self.bid.append(&mut other.bid);
+        self.ask.append(&mut other.ask);
+        self.bid_volume.append(&mut other.bid_volume);
+        self.ask_volume.append(&mut other.ask_volume);
+        Ok(())
     }
 
     /// Appends one tick, checking it and that time does not go backwards.

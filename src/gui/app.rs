@@ -13,9 +13,16 @@ use serde::{Deserialize, Serialize};
 use super::{
     LaunchOptions,
     dock::{self, Tab},
-    loader::{JobProgress, LibraryQuery, LoadJob, LoadSource},
+    loader::{DownloadSpec, JobProgress, LibraryQuery, LoadJob, LoadSource},
     log::LogBuffer,
-    panels::{self, chart::ChartPanel, library::LibraryAction, log::LogPanel, patterns::PatternsAction},
+    panels::{
+        self,
+        chart::ChartPanel,
+        download::{DownloadChoice, DownloadDialog},
+        library::LibraryAction,
+        log::LogPanel,
+        patterns::PatternsAction,
+    },
     studies::{Studies, StudyJob, StudySettings},
     theme,
 };
@@ -37,6 +44,7 @@ struct Persisted {
     recent_files: Vec<PathBuf>,
     last_file: Option<PathBuf>,
     studies: StudySettings,
+    download: DownloadDialog,
 }
 
 impl Default for Persisted {
@@ -46,6 +54,7 @@ impl Default for Persisted {
             recent_files: Vec::new(),
             last_file: None,
             studies: StudySettings::default(),
+            download: DownloadDialog::default(),
         }
     }
 }
@@ -137,13 +146,39 @@ impl WorkstationApp {
         }
         tracing::info!("opening {}", source.label());
         let library = match &source {
-            LoadSource::File(_) => self.library_path.clone(),
+            LoadSource::File(_) | LoadSource::Dukascopy(_) => self.library_path.clone(),
             LoadSource::Sample => None,
         };
         match LoadJob::spawn(source, library, ctx) {
             Ok(job) => self.job = Some(job),
             Err(err) => self.fail(format!("cannot start the loader thread: {err}")),
         }
+    }
+
+    /// The Download dialog's fields (open it with `open = true`).
+    pub fn download_dialog_mut(&mut self) -> &mut DownloadDialog {
+        &mut self.persisted.download
+    }
+
+    /// Starts a Dukascopy download on the loader thread; the bars open as a chart when it is done. The
+    /// Parquet file goes into a `downloads` folder beside the library.
+    pub fn start_download(&mut self, choice: DownloadChoice, ctx: &egui::Context) {
+        let output_dir = match &self.library_path {
+            Some(lib) => lib.parent().map(|p| p.join("downloads")).unwrap_or_else(|| PathBuf::from("downloads")),
+            None => std::env::temp_dir().join("aio-downloads"),
+        };
+        let cache_dir = Some(self.persisted.download.cache_dir.trim())
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(crate::ingest::dukascopy::FetchOptions::default_cache_dir);
+        let spec = DownloadSpec {
+            request: choice.request,
+            timeframe: choice.timeframe,
+            base_url: choice.base_url,
+            cache_dir,
+            output_dir,
+        };
+        self.open(LoadSource::Dukascopy(spec), Some(ctx.clone()));
     }
 
     /// The loaded data, if any.
@@ -235,8 +270,10 @@ impl WorkstationApp {
                             tracing::warn!("{}: {f}", loaded.source.display());
                         }
                     }
-                    if let Some(LoadSource::File(path)) = &source {
-                        self.remember(path.clone());
+                    match &source {
+                        Some(LoadSource::File(path)) => self.remember(path.clone()),
+                        Some(LoadSource::Dukascopy(_)) => self.remember(loaded.source.clone()),
+                        _ => {}
                     }
                     if dataset_id.is_some() {
                         self.refresh_library(ctx);
@@ -348,6 +385,9 @@ impl WorkstationApp {
                 });
                 if ui.button("Open Sample").clicked() {
                     self.open(LoadSource::Sample, Some(ui.ctx().clone()));
+                }
+                if ui.button("Download from Dukascopy…").clicked() {
+                    self.persisted.download.open = true;
                 }
                 ui.separator();
                 if ui.button("Quit").clicked() {
@@ -508,6 +548,9 @@ impl eframe::App for WorkstationApp {
             match action {
                 PatternsAction::Focus(from, to) => self.chart.focus = Some((from, to)),
             }
+        }
+        if let Some(choice) = self.persisted.download.ui(&ctx, self.job.is_some()) {
+            self.start_download(choice, &ctx);
         }
         self.error_dialog_ui(&ctx);
 

@@ -1,5 +1,5 @@
-//! Background jobs for the GUI: loading a bar file on a named worker thread with progress and cancellation,
-//! and reading the library's dataset list.
+//! Background jobs for the GUI: loading a bar file or downloading Dukascopy data on a named worker thread with
+//! progress and cancellation, and reading the library's dataset list.
 
 use std::{
     path::PathBuf,
@@ -11,7 +11,11 @@ use std::{
 };
 
 use crate::{
-    ingest::{self, IngestError, LoadOptions, LoadedBars, Progress},
+    domain::Timeframe,
+    ingest::{
+        self, ExtraColumn, IngestError, LoadOptions, LoadedBars, Progress, SourceFormat,
+        dukascopy::{self, Datafeed, FetchOptions, FetchRequest},
+    },
     store::{DatasetId, DatasetRecord, Library},
 };
 
@@ -22,6 +26,66 @@ pub enum LoadSource {
     Sample,
     /// A file on disk.
     File(PathBuf),
+    /// A Dukascopy download, written to a Parquet file and opened from there.
+    Dukascopy(DownloadSpec),
+}
+
+/// A Dukascopy download for the loader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadSpec {
+    /// What to fetch.
+    pub request: FetchRequest,
+    /// Bars to build.
+    pub timeframe: Timeframe,
+    /// Datafeed base URL override.
+    pub base_url: Option<String>,
+    /// Cache of raw bi5 files.
+    pub cache_dir: PathBuf,
+    /// Where the Parquet file of the bars is written.
+    pub output_dir: PathBuf,
+}
+
+impl DownloadSpec {
+    /// The output file.
+    pub fn output_path(&self) -> PathBuf {
+        self.output_dir.join(format!("{}.parquet", self.request.file_stem(&self.timeframe.to_string())))
+    }
+}
+
+/// Downloads (or reads from the cache) a Dukascopy range, writes the bars with their tick counts as Parquet and
+/// returns them as loaded bars.
+pub fn download(spec: &DownloadSpec, progress: &dyn Progress) -> Result<LoadedBars, IngestError> {
+    let source: Arc<dyn dukascopy::Source> = Arc::new(Datafeed::from_config(spec.base_url.as_deref()));
+    let options = FetchOptions::with_cache_dir(spec.cache_dir.clone());
+    let fetched = dukascopy::fetch_bars(source, &spec.request, spec.timeframe, 0, &options, progress)?;
+    tracing::info!("Dukascopy {}: {}", fetched.instrument.symbol, fetched.report.summary(0));
+    for m in fetched.report.missing.iter().take(50) {
+        tracing::warn!("missing {}: {} ({})", m.resource, m.reason, m.url);
+    }
+    let path = spec.output_path();
+    if fetched.bars.is_empty() {
+        return Err(IngestError::Format {
+            path,
+            message: "no data in the range (closed market, not yet published, or every file missing)".into(),
+        });
+    }
+    std::fs::create_dir_all(&spec.output_dir)
+        .map_err(|e| IngestError::Write { path: path.clone(), message: format!("cannot create the folder: {e}") })?;
+    match &fetched.tick_counts {
+        Some(counts) => ingest::write_table(&path, &fetched.bars, true, &[ExtraColumn::U64("tick_count", counts)])?,
+        None => ingest::write_bars(&path, &fetched.bars)?,
+    }
+    let bytes = std::fs::read(&path).map_err(|source| IngestError::Read { path: path.clone(), source })?;
+    Ok(LoadedBars {
+        bars: fetched.bars,
+        source: path,
+        format: SourceFormat::Dukascopy,
+        symbol: Some(fetched.instrument.symbol),
+        timeframe: Some(spec.timeframe),
+        findings: Vec::new(),
+        dropped_rows: 0,
+        checksum: blake3::hash(&bytes).to_hex().to_string(),
+    })
 }
 
 impl LoadSource {
@@ -30,6 +94,14 @@ impl LoadSource {
         match self {
             Self::Sample => ingest::SAMPLE_NAME.to_string(),
             Self::File(p) => p.display().to_string(),
+            Self::Dukascopy(spec) => format!(
+                "Dukascopy {} {} {} {} … {}",
+                spec.request.symbol,
+                spec.timeframe,
+                spec.request.side,
+                crate::domain::format_ts_nanos(spec.request.from_nanos),
+                crate::domain::format_ts_nanos(spec.request.to_nanos)
+            ),
         }
     }
 }
@@ -117,10 +189,12 @@ impl LoadJob {
             let result = match &job_source {
                 LoadSource::Sample => ingest::load_sample(),
                 LoadSource::File(path) => ingest::load_path(path, &LoadOptions::default(), job_progress.as_ref()),
+                LoadSource::Dukascopy(spec) => download(spec, job_progress.as_ref()),
             };
             let result = result.map(|loaded| {
                 let dataset_id = match (&job_source, library_path) {
                     (LoadSource::File(path), Some(lib)) => register(&lib, &loaded, path),
+                    (LoadSource::Dukascopy(_), Some(lib)) => register(&lib, &loaded, &loaded.source),
                     _ => None,
                 };
                 (loaded, dataset_id)

@@ -14,8 +14,9 @@ pub mod theme;
 use std::{path::PathBuf, time::Instant};
 
 pub use app::WorkstationApp;
-pub use loader::{JobProgress, LoadSource};
+pub use loader::{DownloadSpec, JobProgress, LoadSource};
 pub use log::{LogBuffer, LogLayer, LogLine};
+pub use panels::download::{DownloadChoice, DownloadDialog};
 
 /// How the workstation was started.
 #[derive(Debug, Clone)]

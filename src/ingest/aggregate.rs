@@ -1,7 +1,7 @@
-//! Resampling bars to a higher timeframe with standard OHLCV aggregation.
+//! Resampling bars to a higher timeframe with standard OHLCV aggregation, and building bars from ticks.
 
-use super::IngestError;
-use crate::domain::{Bars, Timeframe};
+use super::{IngestError, dukascopy::PriceSide};
+use crate::domain::{Bars, Ticks, Timeframe, TimeframeUnit};
 
 /// Aggregates `bars` into `target` bars: open of the first bar, highest high, lowest low, close of the last
 /// bar, summed volume, stamped with the bucket's start. Day, week and month buckets begin `day_start_secs`
@@ -45,6 +45,142 @@ pub fn resample(
         i = j;
     }
     Bars::new_checked(out_ts, o, h, l, c, v).map_err(|e| IngestError::Resample(e.to_string()))
+}
+
+/// Bars built from ticks, with the number of ticks in each. Built per file and merged with [`TickBars::append`],
+/// so a long range never holds all its ticks at once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickBars {
+    /// Bucket starts, UTC nanoseconds.
+    pub ts_nanos: Vec<i64>,
+    /// First price.
+    pub open: Vec<f64>,
+    /// Highest price.
+    pub high: Vec<f64>,
+    /// Lowest price.
+    pub low: Vec<f64>,
+    /// Last price.
+    pub close: Vec<f64>,
+    /// Summed volume of the side (mid: the mean of bid and ask volume), Dukascopy units (millions).
+    pub volume: Vec<f64>,
+    /// Ticks in the bar.
+    pub tick_count: Vec<u64>,
+}
+
+impl TickBars {
+    /// Aggregates time-ordered `ticks` into `timeframe` bars of `side` prices. Buckets are aligned as in
+    /// [`resample`]; buckets without ticks are gaps.
+    pub fn from_ticks(ticks: &Ticks, timeframe: Timeframe, side: PriceSide, day_start_secs: i64) -> Self {
+        let (bid, ask, bv, av) = (ticks.bid(), ticks.ask(), ticks.bid_volume(), ticks.ask_volume());
+        match side {
+            PriceSide::Bid => Self::build(ticks.ts_nanos(), bid, bv, timeframe, day_start_secs),
+            PriceSide::Ask => Self::build(ticks.ts_nanos(), ask, av, timeframe, day_start_secs),
+            PriceSide::Mid => {
+                let mid: Vec<f64> = bid.iter().zip(ask).map(|(b, a)| 0.5 * (b + a)).collect();
+                let vol: Vec<f64> = bv.iter().zip(av).map(|(b, a)| 0.5 * (b + a)).collect();
+                Self::build(ticks.ts_nanos(), &mid, &vol, timeframe, day_start_secs)
+            }
+        }
+    }
+
+    fn build(ts: &[i64], price: &[f64], volume: &[f64], timeframe: Timeframe, day_start_secs: i64) -> Self {
+        let mut out = Self::default();
+        let fixed_len = (timeframe.unit() != TimeframeUnit::Month).then(|| timeframe.approx_duration_nanos());
+        let month_span = i64::from(timeframe.count()) * 32 * 86_400 * crate::domain::NANOS_PER_SEC;
+        let mut i = 0;
+        while i < ts.len() {
+            let start = timeframe.bucket_start_nanos(ts[i], day_start_secs);
+            // Months vary in length: the bucket after `start` begins where a time 32 days per month later falls.
+            let end = match fixed_len {
+                Some(len) => start + len,
+                None => timeframe.bucket_start_nanos(start + month_span, day_start_secs),
+            };
+            let (mut hi, mut lo, mut vol) = (price[i], price[i], volume[i]);
+            let mut j = i + 1;
+            while j < ts.len() && ts[j] < end {
+                let p = price[j];
+                hi = if p > hi { p } else { hi };
+                lo = if p < lo { p } else { lo };
+                vol += volume[j];
+                j += 1;
+            }
+            out.ts_nanos.push(start);
+            out.open.push(price[i]);
+            out.high.push(hi);
+            out.low.push(lo);
+            out.close.push(price[j - 1]);
+            out.volume.push(vol);
+            out.tick_count.push((j - i) as u64);
+            i = j;
+        }
+        out
+    }
+
+    /// Number of bars.
+    pub fn len(&self) -> usize {
+        self.ts_nanos.len()
+    }
+
+    /// True when there are no bars.
+    pub fn is_empty(&self) -> bool {
+        self.ts_nanos.is_empty()
+    }
+
+    /// Appends bars of later ticks; a bar whose bucket continues across the seam is merged.
+    pub fn append(&mut self, mut other: TickBars) {
+        if other.is_empty() {
+            return;
+        }
+        if let Some(last) = self.ts_nanos.len().checked_sub(1)
+            && self.ts_nanos[last] == other.ts_nanos[0]
+        {
+            self.high[last] = self.high[last].max(other.high[0]);
+            self.low[last] = self.low[last].min(other.low[0]);
+            self.close[last] = other.close[0];
+            self.volume[last] += other.volume[0];
+            self.tick_count[last] += other.tick_count[0];
+            for column in [&mut other.open, &mut other.high, &mut other.low, &mut other.close, &mut other.volume] {
+                column.remove(0);
+            }
+            other.ts_nanos.remove(0);
+            other.tick_count.remove(0);
+        }
+        self.ts_nanos.append(&mut other.ts_nanos);
+        self.open.append(&mut other.open);
+        self.high.append(&mut other.high);
+        self.low.append(&mut other.low);
+        self.close.append(&mut other.close);
+        self.volume.append(&mut other.volume);
+        self.tick_count.append(&mut other.tick_count);
+    }
+
+    /// The bars and their tick counts.
+    pub fn into_bars(self) -> Result<(Bars, Vec<u64>), IngestError> {
+        let bars = Bars::new_checked(self.ts_nanos, self.open, self.high, self.low, self.close, self.volume)
+            .map_err(|e| IngestError::Resample(e.to_string()))?;
+        Ok((bars, self.tick_count))
+    }
+}
+
+/// Resamples bars together with their tick counts (summed per bucket).
+pub fn resample_with_counts(
+    bars: &Bars,
+    tick_counts: &[u64],
+    source: Option<Timeframe>,
+    target: Timeframe,
+    day_start_secs: i64,
+) -> Result<(Bars, Vec<u64>), IngestError> {
+    let out = resample(bars, source, target, day_start_secs)?;
+    let mut counts = vec![0u64; out.len()];
+    let mut k = 0;
+    for (ts, count) in bars.ts_nanos().iter().zip(tick_counts) {
+        let bucket = target.bucket_start_nanos(*ts, day_start_secs);
+        while k + 1 < out.len() && out.ts_nanos()[k] != bucket {
+            k += 1;
+        }
+        counts[k] += count;
+    }
+    Ok((out, counts))
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Getting bars into the program: CSV dialects and Parquet in, CSV and Parquet out, validation with row-level
-//! findings, and resampling to higher timeframes.
+//! findings, resampling to higher timeframes, and Dukascopy's tick and candle data (bi5 files, downloads, cache).
 //!
 //! Imports `domain` only. Every write goes to a temporary file in the target directory and is renamed into
 //! place, so a failed or interrupted write never leaves a partial file.
 
 pub mod aggregate;
 pub mod csv;
+pub mod dukascopy;
 pub mod parquet;
 pub mod synthetic;
 pub mod time_parse;
@@ -14,10 +15,12 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-pub use aggregate::resample;
+pub use aggregate::{TickBars, resample, resample_with_counts};
 pub use csv::Dialect;
 pub use validate::{Finding, FindingKind, MarketHours, Severity, ValidateOptions};
-pub use write::{ExtraColumn, OutputFormat, write_atomically, write_bars, write_csv, write_parquet, write_table};
+pub use write::{
+    ExtraColumn, OutputFormat, write_atomically, write_bars, write_csv, write_parquet, write_table, write_ticks,
+};
 
 use crate::domain::{Bars, InstrumentRegistry, Timeframe};
 
@@ -81,9 +84,21 @@ pub enum IngestError {
     /// Resampling was asked for an impossible target.
     #[error("cannot resample: {0}")]
     Resample(String),
+    /// A Dukascopy download or decode failed.
+    #[error(transparent)]
+    Download(dukascopy::DukascopyError),
     /// The user cancelled the job.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<dukascopy::DukascopyError> for IngestError {
+    fn from(err: dukascopy::DukascopyError) -> Self {
+        match err {
+            dukascopy::DukascopyError::Cancelled => Self::Cancelled,
+            other => Self::Download(other),
+        }
+    }
 }
 
 /// Receives progress of a long job and tells it whether to stop.
@@ -144,6 +159,8 @@ pub enum SourceFormat {
     Csv(Dialect),
     /// A Parquet file.
     Parquet,
+    /// Downloaded from Dukascopy (written to a Parquet file).
+    Dukascopy,
 }
 
 impl std::fmt::Display for SourceFormat {
@@ -151,6 +168,7 @@ impl std::fmt::Display for SourceFormat {
         match self {
             Self::Csv(d) => f.write_str(d.name()),
             Self::Parquet => f.write_str("Parquet"),
+            Self::Dukascopy => f.write_str("Dukascopy download"),
         }
     }
 }

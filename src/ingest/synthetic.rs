@@ -35,6 +35,39 @@ pub fn write_random_walk_csv(path: &Path, rows: usize) -> std::io::Result<()> {
     w.flush()
 }
 
+/// `n` ticks of one hour as raw bi5 records: a EUR/USD-like random walk of integer prices around `mid` (in
+/// decimal-factor units), spreads of 1–3 points, volumes in Dukascopy's steps, times spread over the hour with
+/// bursts. The same `seed` always gives the same ticks.
+pub fn random_walk_hour_ticks(seed: u64, n: u32, mid: u32) -> Vec<super::dukascopy::bi5::RawTick> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let n = n.max(1);
+    let step_ms = (3_600_000 / n).max(1);
+    let mut bid = mid;
+    let mut ms = 0u32;
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let r = next();
+        bid = (bid + (r % 5) as u32).saturating_sub(2).max(1);
+        // Ticks come in bursts: mostly close together, sometimes after a pause.
+        ms = (ms + ((r >> 8) % u64::from(2 * step_ms)) as u32).min(3_599_999);
+        let volume = |bits: u64| (1 + bits % 16) as f32 * 0.25;
+        out.push(super::dukascopy::bi5::RawTick {
+            ms,
+            ask: bid + 1 + ((r >> 20) % 3) as u32,
+            bid,
+            ask_volume: volume(r >> 24),
+            bid_volume: volume(r >> 28),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use std::{
 use polars::prelude::*;
 
 use super::IngestError;
-use crate::domain::{Bars, format_ts_nanos};
+use crate::domain::{Bars, Ticks, format_ts_nanos};
 
 /// Output file kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,12 +120,14 @@ pub enum ExtraColumn<'a> {
     F64(&'a str, &'a [f64]),
     /// Integer values (pattern signals).
     I32(&'a str, &'a [i32]),
+    /// Counts (ticks per bar).
+    U64(&'a str, &'a [u64]),
 }
 
 impl ExtraColumn<'_> {
     fn name(&self) -> &str {
         match self {
-            Self::F64(name, _) | Self::I32(name, _) => name,
+            Self::F64(name, _) | Self::I32(name, _) | Self::U64(name, _) => name,
         }
     }
 
@@ -133,6 +135,7 @@ impl ExtraColumn<'_> {
         match self {
             Self::F64(_, v) => v.len(),
             Self::I32(_, v) => v.len(),
+            Self::U64(_, v) => v.len(),
         }
     }
 }
@@ -172,6 +175,9 @@ pub fn write_table(path: &Path, bars: &Bars, with_ohlcv: bool, extra: &[ExtraCol
                         ExtraColumn::I32(_, v) => {
                             let _ = write!(line, "{}", v[i]);
                         }
+                        ExtraColumn::U64(_, v) => {
+                            let _ = write!(line, "{}", v[i]);
+                        }
                     }
                 }
                 line.push('\n');
@@ -191,9 +197,59 @@ pub fn write_table(path: &Path, bars: &Bars, with_ohlcv: bool, extra: &[ExtraCol
                         values.with_name((*name).into()).into_column()
                     }
                     ExtraColumn::I32(name, v) => Column::new((*name).into(), *v),
+                    ExtraColumn::U64(name, v) => Column::new((*name).into(), *v),
                 };
                 df.with_column(column).map_err(|e| err(e.to_string()))?;
             }
+            write_atomically(path, |file| {
+                ParquetWriter::new(BufWriter::new(file))
+                    .with_compression(ParquetCompression::Zstd(None))
+                    .finish(&mut df)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+        }
+    }
+}
+
+/// Writes ticks as CSV or Parquet (by extension): `time,bid,ask,bid_volume,ask_volume`, through a temporary file.
+pub fn write_ticks(path: &Path, ticks: &Ticks) -> Result<(), IngestError> {
+    let err = |message: String| IngestError::Write { path: path.to_path_buf(), message };
+    match OutputFormat::from_path(path)? {
+        OutputFormat::Csv => write_atomically(path, |file| {
+            use std::fmt::Write as _;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            let io = |e: std::io::Error| e.to_string();
+            writeln!(w, "time,bid,ask,bid_volume,ask_volume").map_err(io)?;
+            let mut line = String::with_capacity(96);
+            for i in 0..ticks.len() {
+                line.clear();
+                line.push_str(&format_ts_nanos(ticks.ts_nanos()[i]));
+                let _ = writeln!(
+                    line,
+                    ",{},{},{},{}",
+                    ticks.bid()[i],
+                    ticks.ask()[i],
+                    ticks.bid_volume()[i],
+                    ticks.ask_volume()[i]
+                );
+                w.write_all(line.as_bytes()).map_err(io)?;
+            }
+            w.flush().map_err(io)
+        }),
+        OutputFormat::Parquet => {
+            let time = Int64Chunked::from_slice("time".into(), ticks.ts_nanos())
+                .into_series()
+                .cast(&DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)))
+                .map_err(|e| err(e.to_string()))?;
+            let mut df = DataFrame::new_infer_height(vec![
+                time.into_column(),
+                Column::new("bid".into(), ticks.bid()),
+                Column::new("ask".into(), ticks.ask()),
+                Column::new("bid_volume".into(), ticks.bid_volume()),
+                Column::new("ask_volume".into(), ticks.ask_volume()),
+            ])
+            .map_err(|e| err(e.to_string()))?;
             write_atomically(path, |file| {
                 ParquetWriter::new(BufWriter::new(file))
                     .with_compression(ParquetCompression::Zstd(None))

@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod data;
+pub mod download;
 pub mod library;
 pub mod log;
 pub mod patterns;
