@@ -321,6 +321,10 @@ fn the_download_dialog_fetches_from_a_datafeed_and_opens_the_bars() {
     h.get_by_label_contains("GBPUSD").click();
     h.run_steps(2);
     assert_eq!(h.state_mut().download_dialog_mut().symbol, "GBPUSD");
+    let image = h.render().expect("wgpu render");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("download_dialog.png");
+    image.save(&out).unwrap();
+    eprintln!("saved {}", out.display());
     h.get_by_label("Download").click();
     step_until(&mut h, "the download", |app| {
         !app.is_loading() && app.dataset().is_some_and(|d| d.symbol.as_deref() == Some("GBPUSD"))
