@@ -1,6 +1,6 @@
 //! Resampling bars to a higher timeframe with standard OHLCV aggregation, and building bars from ticks.
 
-use super::{IngestError, dukascopy::PriceSide};
+use super::{IngestError, RawBars, dukascopy::PriceSide};
 use crate::domain::{Bars, Ticks, Timeframe, TimeframeUnit};
 
 /// Aggregates `bars` into `target` bars: open of the first bar, highest high, lowest low, close of the last
@@ -48,22 +48,13 @@ pub fn resample(
 }
 
 /// Bars built from ticks, with the number of ticks in each. Built per file and merged with [`TickBars::append`],
-/// so a long range never holds all its ticks at once.
+/// so a long range never holds all its ticks at once. Volume is the side's summed volume (mid: the mean of bid and
+/// ask volume), in Dukascopy units (millions).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TickBars {
-    /// Bucket starts, UTC nanoseconds.
-    pub ts_nanos: Vec<i64>,
-    /// First price.
-    pub open: Vec<f64>,
-    /// Highest price.
-    pub high: Vec<f64>,
-    /// Lowest price.
-    pub low: Vec<f64>,
-    /// Last price.
-    pub close: Vec<f64>,
-    /// Summed volume of the side (mid: the mean of bid and ask volume), Dukascopy units (millions).
-    pub volume: Vec<f64>,
-    /// Ticks in the bar.
+    /// The bars, stamped with their bucket starts.
+    pub bars: RawBars,
+    /// Ticks in each bar.
     pub tick_count: Vec<u64>,
 }
 
@@ -104,12 +95,13 @@ impl TickBars {
                 vol += volume[j];
                 j += 1;
             }
-            out.ts_nanos.push(start);
-            out.open.push(price[i]);
-            out.high.push(hi);
-            out.low.push(lo);
-            out.close.push(price[j - 1]);
-            out.volume.push(vol);
+            let bars = &mut out.bars;
+            bars.ts_nanos.push(start);
+            bars.open.push(price[i]);
+            bars.high.push(hi);
+            bars.low.push(lo);
+            bars.close.push(price[j - 1]);
+            bars.volume.push(vol);
             out.tick_count.push((j - i) as u64);
             i = j;
         }
@@ -118,45 +110,42 @@ impl TickBars {
 
     /// Number of bars.
     pub fn len(&self) -> usize {
-        self.ts_nanos.len()
+        self.bars.len()
     }
 
     /// True when there are no bars.
     pub fn is_empty(&self) -> bool {
-        self.ts_nanos.is_empty()
+        self.bars.is_empty()
     }
 
     /// Appends bars of later ticks; a bar whose bucket continues across the seam is merged.
-    pub fn append(&mut self, mut other: TickBars) {
-        if other.is_empty() {
-            return;
-        }
-        if let Some(last) = self.ts_nanos.len().checked_sub(1)
-            && self.ts_nanos[last] == other.ts_nanos[0]
+    pub fn append(&mut self, other: TickBars) {
+        let (a, b) = (&mut self.bars, &other.bars);
+        let mut skip = 0;
+        if let (Some(last), Some(&first)) = (a.ts_nanos.len().checked_sub(1), b.ts_nanos.first())
+            && a.ts_nanos[last] == first
         {
-            self.high[last] = self.high[last].max(other.high[0]);
-            self.low[last] = self.low[last].min(other.low[0]);
-            self.close[last] = other.close[0];
-            self.volume[last] += other.volume[0];
+            a.high[last] = a.high[last].max(b.high[0]);
+            a.low[last] = a.low[last].min(b.low[0]);
+            a.close[last] = b.close[0];
+            a.volume[last] += b.volume[0];
             self.tick_count[last] += other.tick_count[0];
-            for column in [&mut other.open, &mut other.high, &mut other.low, &mut other.close, &mut other.volume] {
-                column.remove(0);
-            }
-            other.ts_nanos.remove(0);
-            other.tick_count.remove(0);
+            skip = 1;
         }
-        self.ts_nanos.append(&mut other.ts_nanos);
-        self.open.append(&mut other.open);
-        self.high.append(&mut other.high);
-        self.low.append(&mut other.low);
-        self.close.append(&mut other.close);
-        self.volume.append(&mut other.volume);
-        self.tick_count.append(&mut other.tick_count);
+        a.ts_nanos.extend_from_slice(b.ts_nanos.get(skip..).unwrap_or_default());
+        for (to, from) in [(&mut a.open, &b.open), (&mut a.high, &b.high), (&mut a.low, &b.low)] {
+            to.extend_from_slice(from.get(skip..).unwrap_or_default());
+        }
+        for (to, from) in [(&mut a.close, &b.close), (&mut a.volume, &b.volume)] {
+            to.extend_from_slice(from.get(skip..).unwrap_or_default());
+        }
+        self.tick_count.extend_from_slice(other.tick_count.get(skip..).unwrap_or_default());
     }
 
     /// The bars and their tick counts.
     pub fn into_bars(self) -> Result<(Bars, Vec<u64>), IngestError> {
-        let bars = Bars::new_checked(self.ts_nanos, self.open, self.high, self.low, self.close, self.volume)
+        let b = self.bars;
+        let bars = Bars::new_checked(b.ts_nanos, b.open, b.high, b.low, b.close, b.volume)
             .map_err(|e| IngestError::Resample(e.to_string()))?;
         Ok((bars, self.tick_count))
     }

@@ -79,11 +79,8 @@ pub fn write_csv(path: &Path, bars: &Bars) -> Result<(), IngestError> {
 
 /// The bars as a polars frame: `time` (Datetime ns UTC), `open`, `high`, `low`, `close`, `volume`.
 pub fn bars_to_dataframe(bars: &Bars) -> PolarsResult<DataFrame> {
-    let time = Int64Chunked::from_slice("time".into(), bars.ts_nanos())
-        .into_series()
-        .cast(&DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)))?;
     DataFrame::new_infer_height(vec![
-        time.into_column(),
+        utc_time_column(bars.ts_nanos())?,
         Column::new("open".into(), bars.open()),
         Column::new("high".into(), bars.high()),
         Column::new("low".into(), bars.low()),
@@ -92,17 +89,30 @@ pub fn bars_to_dataframe(bars: &Bars) -> PolarsResult<DataFrame> {
     ])
 }
 
+/// Writes a frame as zstd-compressed Parquet through a temporary file.
+fn write_frame_parquet(path: &Path, df: &mut DataFrame) -> Result<(), IngestError> {
+    write_atomically(path, |file| {
+        ParquetWriter::new(BufWriter::new(file))
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(df)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// A `time` column of UTC nanosecond timestamps.
+fn utc_time_column(ts_nanos: &[i64]) -> PolarsResult<Column> {
+    Ok(Int64Chunked::from_slice("time".into(), ts_nanos)
+        .into_series()
+        .cast(&DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)))?
+        .into_column())
+}
+
 /// Writes bars as zstd-compressed Parquet.
 pub fn write_parquet(path: &Path, bars: &Bars) -> Result<(), IngestError> {
     let mut df =
         bars_to_dataframe(bars).map_err(|e| IngestError::Write { path: path.to_path_buf(), message: e.to_string() })?;
-    write_atomically(path, |file| {
-        ParquetWriter::new(BufWriter::new(file))
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(&mut df)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
+    write_frame_parquet(path, &mut df)
 }
 
 /// Writes bars in the format named by `path`'s extension.
@@ -201,13 +211,7 @@ pub fn write_table(path: &Path, bars: &Bars, with_ohlcv: bool, extra: &[ExtraCol
                 };
                 df.with_column(column).map_err(|e| err(e.to_string()))?;
             }
-            write_atomically(path, |file| {
-                ParquetWriter::new(BufWriter::new(file))
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .finish(&mut df)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
+            write_frame_parquet(path, &mut df)
         }
     }
 }
@@ -238,25 +242,16 @@ pub fn write_ticks(path: &Path, ticks: &Ticks) -> Result<(), IngestError> {
             w.flush().map_err(io)
         }),
         OutputFormat::Parquet => {
-            let time = Int64Chunked::from_slice("time".into(), ticks.ts_nanos())
-                .into_series()
-                .cast(&DataType::Datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC)))
-                .map_err(|e| err(e.to_string()))?;
+            let time = utc_time_column(ticks.ts_nanos()).map_err(|e| err(e.to_string()))?;
             let mut df = DataFrame::new_infer_height(vec![
-                time.into_column(),
+                time,
                 Column::new("bid".into(), ticks.bid()),
                 Column::new("ask".into(), ticks.ask()),
                 Column::new("bid_volume".into(), ticks.bid_volume()),
                 Column::new("ask_volume".into(), ticks.ask_volume()),
             ])
             .map_err(|e| err(e.to_string()))?;
-            write_atomically(path, |file| {
-                ParquetWriter::new(BufWriter::new(file))
-                    .with_compression(ParquetCompression::Zstd(None))
-                    .finish(&mut df)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
+            write_frame_parquet(path, &mut df)
         }
     }
 }

@@ -205,11 +205,7 @@ pub fn fetch_ticks(
     with_cache_repair(|| {
         let (files, mut report) = download(&source, &instrument, &request, options, progress)?;
         let started = Instant::now();
-        let decoded =
-            decode_all(&source, &instrument, options, &files, progress, &mut report, |decoded| match decoded {
-                Decoded::Ticks(t) => Ok(t),
-                Decoded::Candles(_) => Err(DukascopyError::Request("a candle file where ticks were expected".into())),
-            })?;
+        let decoded = decode_all(&source, &instrument, options, &files, progress, &mut report, Decoded::into_ticks)?;
         let mut ticks = Ticks::default();
         for part in decoded {
             ticks.append(part).map_err(|e| DukascopyError::Aggregate(e.to_string()))?;
@@ -245,23 +241,10 @@ pub fn fetch_bars(
         let (bars, tick_counts) = match request.kind {
             DataKind::Ticks => {
                 let side = request.side;
-                let parts =
-                    decode_all(
-                        &source,
-                        &instrument,
-                        options,
-                        &files,
-                        progress,
-                        &mut report,
-                        |decoded| match decoded {
-                            Decoded::Ticks(t) => {
-                                Ok(TickBars::from_ticks(&clip_ticks(t, from, to)?, timeframe, side, day_start_secs))
-                            }
-                            Decoded::Candles(_) => {
-                                Err(DukascopyError::Request("a candle file where ticks were expected".into()))
-                            }
-                        },
-                    )?;
+                let parts = decode_all(&source, &instrument, options, &files, progress, &mut report, |decoded| {
+                    let ticks = clip_ticks(decoded.into_ticks()?, from, to)?;
+                    Ok(TickBars::from_ticks(&ticks, timeframe, side, day_start_secs))
+                })?;
                 let mut all = TickBars::default();
                 for part in parts {
                     all.append(part);
@@ -271,20 +254,7 @@ pub fn fetch_bars(
             }
             DataKind::MinuteCandles => {
                 let parts =
-                    decode_all(
-                        &source,
-                        &instrument,
-                        options,
-                        &files,
-                        progress,
-                        &mut report,
-                        |decoded| match decoded {
-                            Decoded::Candles(b) => Ok(b),
-                            Decoded::Ticks(_) => {
-                                Err(DukascopyError::Request("a tick file where candles were expected".into()))
-                            }
-                        },
-                    )?;
+                    decode_all(&source, &instrument, options, &files, progress, &mut report, Decoded::into_candles)?;
                 let minutes = join_candle_days(&files, parts, request.side, from, to)?;
                 let bars = if timeframe == Timeframe::M1 {
                     minutes

@@ -210,6 +210,22 @@ impl Decoded {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The ticks, or an error when the file held candles.
+    pub fn into_ticks(self) -> Result<Ticks, DukascopyError> {
+        match self {
+            Self::Ticks(t) => Ok(t),
+            Self::Candles(_) => Err(DukascopyError::Request("a candle file where ticks were expected".into())),
+        }
+    }
+
+    /// The candles, or an error when the file held ticks.
+    pub fn into_candles(self) -> Result<Bars, DukascopyError> {
+        match self {
+            Self::Candles(b) => Ok(b),
+            Self::Ticks(_) => Err(DukascopyError::Request("a tick file where candles were expected".into())),
+        }
+    }
 }
 
 /// A provider of historical files. The datafeed of `.bi5` files is one; Dukascopy's newer JSON API (1-based
