@@ -618,7 +618,8 @@ enum Accept {
 }
 
 /// Decodes a downloaded body and, when the file's period is over and `cache` holds, caches it through a
-/// temporary file.
+/// temporary file. The decoded data is dropped: the decode phase reads the file again, so a long range never holds
+/// all its ticks in memory at once (one extra decode per downloaded file, cheap next to the download).
 fn accept_body(
     shared: &Shared,
     resource: Resource,
@@ -719,7 +720,6 @@ fn decode_all<T: Send>(
 ) -> Result<Vec<T>, DukascopyError> {
     let symbol = instrument.symbol.as_str();
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::atomic::AtomicUsize::new(0);
     let records = AtomicU64::new(0);
     let empty = AtomicU64::new(0);
     let threads = options.jobs.clamp(1, 64).min(files.len().max(1));
@@ -769,7 +769,6 @@ fn decode_all<T: Send>(
                             next.store(files.len(), Ordering::Relaxed);
                             return out;
                         }
-                        done.fetch_add(1, Ordering::Relaxed);
                     }
                 })
             })
@@ -882,28 +881,6 @@ fn join_candle_days(
     };
     Bars::new_checked(raw.ts_nanos, raw.open, raw.high, raw.low, raw.close, raw.volume)
         .map_err(|e| DukascopyError::Aggregate(e.to_string()))
-}
-
-/// Reads cached ticks only (no network): [`fetch_ticks`] with `offline` set.
-pub fn read_cached_ticks(
-    source: Arc<dyn Source>,
-    request: &FetchRequest,
-    options: &FetchOptions,
-    progress: &dyn Progress,
-) -> Result<(Instrument, Ticks, FetchReport), DukascopyError> {
-    fetch_ticks(source, request, &FetchOptions { offline: true, ..options.clone() }, progress)
-}
-
-/// Reads cached bars only (no network): [`fetch_bars`] with `offline` set.
-pub fn read_cached_bars(
-    source: Arc<dyn Source>,
-    request: &FetchRequest,
-    timeframe: Timeframe,
-    day_start_secs: i64,
-    options: &FetchOptions,
-    progress: &dyn Progress,
-) -> Result<FetchedBars, DukascopyError> {
-    fetch_bars(source, request, timeframe, day_start_secs, &FetchOptions { offline: true, ..options.clone() }, progress)
 }
 
 #[cfg(test)]

@@ -17,10 +17,7 @@ use std::{
 use chrono::{Datelike, Timelike};
 
 pub use datafeed::Datafeed;
-pub use fetch::{
-    DataKind, FetchOptions, FetchReport, FetchRequest, FetchedBars, MissingFile, fetch_bars, fetch_ticks,
-    read_cached_bars, read_cached_ticks,
-};
+pub use fetch::{DataKind, FetchOptions, FetchReport, FetchRequest, FetchedBars, MissingFile, fetch_bars, fetch_ticks};
 
 use crate::domain::{Bars, Instrument, InstrumentError, NANOS_PER_SEC, Ticks};
 
