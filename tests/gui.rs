@@ -339,3 +339,64 @@ fn the_download_dialog_fetches_from_a_datafeed_and_opens_the_bars() {
     assert!(datasets.iter().any(|r| r.dataset.symbol.as_deref() == Some("GBPUSD") && r.dataset.rows == 288));
     assert!(!h.state_mut().download_dialog_mut().open, "the dialog closes when the download starts");
 }
+
+#[test]
+fn the_backtest_panel_runs_the_spec_shows_results_and_pine_and_stores_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("lib.sqlite");
+    let launch = LaunchOptions { sample: true, library: Some(library.clone()), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+
+    // A bad spec is refused with the field named, nothing runs.
+    h.get_by_label("Backtest").click();
+    h.run_steps(2);
+    let good = h.state_mut().backtest_panel_mut().spec_text_mut().clone();
+    h.state_mut().backtest_panel_mut().spec_text = good.replace("\"slow\"]}", "\"slw\"]}");
+    h.get_by_label("Run backtest").click();
+    h.run_steps(2);
+    let error = h.state().backtest_panel().spec_error.clone().expect("a spec error");
+    assert!(error.contains("long_entry.crosses_above[1]") && error.contains("slw"), "{error}");
+    assert!(!h.state().is_backtesting());
+
+    // The default spec (the SMA cross) runs on the sample.
+    h.state_mut().backtest_panel_mut().spec_text = good;
+    h.get_by_label("Run backtest").click();
+    step_until(&mut h, "the backtest", |app| !app.is_backtesting() && app.backtest_panel().outcome.is_some());
+    let outcome = h.state().backtest_panel().outcome.clone().unwrap();
+    assert!(outcome.report.trades.len() > 50, "{} trades", outcome.report.trades.len());
+    assert_eq!(outcome.report.equity.len(), 5000);
+    h.get_by_label_contains("Trades (");
+    h.get_by_label("Net profit");
+    h.get_by_label("Sharpe");
+
+    let image = h.render().expect("wgpu render");
+    image.save(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("backtest_panel.png")).unwrap();
+    // Clicking a trade brings it into view with its markers.
+    let first_entry = aio::domain::format_ts_nanos(outcome.report.trades[0].entry_time_nanos);
+    h.get_by_label(&first_entry).click();
+    h.run_steps(3);
+    assert_eq!(h.state().backtest_panel().selected_trade, Some(0));
+
+    // The Pine panel shows the validated script.
+    assert!(h.state().pine_panel().source.starts_with("//@version=5"));
+    assert!(h.state().pine_panel().diagnostics.is_empty());
+    h.get_by_label("Pine Script").click();
+    h.run_steps(3);
+    h.get_by_label("Copy to TradingView");
+    h.get_by_label_contains("no errors");
+    let image = h.render().expect("wgpu render");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("backtest_pine.png");
+    image.save(&out).unwrap();
+    eprintln!("saved {}", out.display());
+
+    // Both are in the library.
+    let stored = outcome.stored.clone().expect("stored");
+    let lib = aio::store::Library::open(&library).unwrap();
+    let strategy = lib.strategies().unwrap().into_iter().find(|s| s.name == "SMA cross").expect("strategy stored");
+    let backtests = lib.backtests_for_strategy(strategy.id).unwrap();
+    assert_eq!(backtests[0].id.0, stored);
+    assert_eq!(backtests[0].backtest.trades.as_array().map(Vec::len), Some(outcome.report.trades.len()));
+    let scripts = lib.pine_scripts_for_strategy(strategy.id).unwrap();
+    assert_eq!(scripts[0].source, outcome.pine);
+}

@@ -38,6 +38,7 @@ fn crash_child_writer() {
             dataset_id: Some(dataset),
             metrics: serde_json::json!({"i": i}),
             equity,
+            trades: serde_json::json!([]),
         })
         .expect("backtest");
         println!("committed {} {}", dataset.0, strategy.0);

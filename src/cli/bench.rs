@@ -61,6 +61,22 @@ pub enum BenchKind {
         #[arg(long, default_value = "xz")]
         xz: String,
     },
+    /// An SMA-cross backtest over generated M1 bars against backtesting.py 0.6.6 on the same bars (trades must be
+    /// identical), then a parameter sweep over the same bars on all cores.
+    Backtest {
+        /// Bars to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        bars: usize,
+        /// Sweep combinations (a square grid of fast and slow lengths).
+        #[arg(long, default_value_t = 10_000)]
+        combinations: usize,
+        /// Repetitions (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Python interpreter with `backtesting==0.6.6`, `ta-lib` and `pandas` installed.
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
     /// Cold start to the first frame with the sample data, against a start with no data (needs a display).
     Startup {
         /// Repetitions.
@@ -74,6 +90,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.which {
         BenchKind::Import { rows, repeat } => bench_import(rows, repeat.max(1)),
         BenchKind::Startup { repeat } => bench_startup(repeat.max(1)),
+        BenchKind::Backtest { bars, combinations, repeat, python } => {
+            bench_backtest(bars.max(1000), combinations.max(1), repeat.max(1), &python)
+        }
         BenchKind::Indicators { bars, repeat, python } => bench_indicators(bars.max(100), repeat.max(1), &python),
         BenchKind::Dukascopy { hours, ticks_per_hour, repeat, xz } => {
             bench_dukascopy(hours.max(1), ticks_per_hour.max(1), repeat.max(1), &xz)
@@ -191,19 +210,10 @@ struct TalibRun {
 }
 
 fn bench_indicators(n: usize, repeat: usize, python: &str) -> anyhow::Result<ExitCode> {
-    use std::io::Write;
     let (ts, open, high, low, close) = random_walk_bars(n, 42);
     let dir = tempfile::tempdir()?;
     let data_path = dir.path().join("bars.f64");
-    {
-        let mut w = BufWriter::new(std::fs::File::create(&data_path)?);
-        for column in [&open, &high, &low, &close] {
-            for x in column.iter() {
-                w.write_all(&x.to_le_bytes())?;
-            }
-        }
-        w.flush()?;
-    }
+    write_f64_columns(&data_path, &[&open, &high, &low, &close])?;
     let script = dir.path().join("talib_indicators.py");
     std::fs::write(&script, TALIB_BENCH_SCRIPT)?;
     let volume = vec![1.0; n];
@@ -283,6 +293,142 @@ fn bench_indicators(n: usize, repeat: usize, python: &str) -> anyhow::Result<Exi
     }
     println!("values: {checked} sampled values bit for bit equal to TA-Lib's");
     Ok(ExitCode::SUCCESS)
+}
+
+const BACKTESTING_PY_SCRIPT: &str = include_str!("../../tests/bench/backtesting_py_sma.py");
+
+#[derive(serde::Deserialize)]
+struct BacktestingPyRun {
+    seconds: f64,
+    entry_bar: Vec<usize>,
+    exit_bar: Vec<usize>,
+    entry_price_bits: Vec<u64>,
+    exit_price_bits: Vec<u64>,
+    final_equity: f64,
+}
+
+fn bench_backtest(n: usize, combinations: usize, repeat: usize, python: &str) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+
+    use crate::{
+        backtest::{
+            Bookkeeping, MarketSpec, SeriesCache, run_range_with,
+            sweep::{ParamAxis, RankBy, SweepOptions, run_sweep},
+        },
+        strategy::StrategySpec,
+    };
+    const FAST: usize = 20;
+    const SLOW: usize = 50;
+    const UNITS: usize = 10_000;
+    let (ts, open, high, low, close) = random_walk_bars(n, 7);
+    let dir = tempfile::tempdir()?;
+    let data_path = dir.path().join("bars.f64");
+    write_f64_columns(&data_path, &[&open, &high, &low, &close])?;
+    let script = dir.path().join("backtesting_py_sma.py");
+    std::fs::write(&script, BACKTESTING_PY_SCRIPT)?;
+    let volume = vec![1.0; n];
+    let bars = Arc::new(crate::domain::Bars::new_checked(ts, open, high, low, close, volume)?);
+    let spec = StrategySpec::from_json(&format!(
+        r#"{{"version": 1, "name": "SMA cross", "indicators": [{{"id": "fast", "kind": "sma", "length": {FAST}}},
+            {{"id": "slow", "kind": "sma", "length": {SLOW}}}], "long_entry": {{"crosses_above": ["fast", "slow"]}},
+            "long_exit": {{"crosses_below": ["fast", "slow"]}}, "position": {{"units": {UNITS}}},
+            "initial_capital": 1000000000}}"#
+    ))?;
+
+    eprintln!("running backtesting.py on {n} bars with {python} ...");
+    let output = Command::new(python)
+        .arg(&script)
+        .args([data_path.display().to_string(), n.to_string(), FAST.to_string(), SLOW.to_string()])
+        .args([UNITS.to_string(), repeat.to_string()])
+        .output()
+        .with_context(|| {
+            format!("running {python} (install the reference with `pip install backtesting==0.6.6 ta-lib`)")
+        })?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the backtesting.py reference failed: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let reference: BacktestingPyRun =
+        serde_json::from_slice(&output.stdout).context("reading the backtesting.py reference output")?;
+
+    // Indicators included: every repetition starts from an empty cache, as the reference computes its SMAs too
+    // (outside its timed run, so this favours the reference).
+    let mut report = None;
+    let ours = best_of(repeat, || {
+        let cache = SeriesCache::new(bars.clone());
+        report = Some(run_range_with(&spec, &cache, MarketSpec::default(), 0..n, Bookkeeping::BacktestingPy)?);
+        Ok(())
+    })?
+    .as_secs_f64();
+    let report = report.context("no run")?;
+    let trades = &report.trades;
+    anyhow::ensure!(
+        trades.len() == reference.entry_bar.len(),
+        "{} trades, backtesting.py {}",
+        trades.len(),
+        reference.entry_bar.len()
+    );
+    for (k, t) in trades.iter().enumerate() {
+        anyhow::ensure!(
+            t.entry_bar == reference.entry_bar[k]
+                && t.exit_bar == reference.exit_bar[k]
+                && t.entry_price.to_bits() == reference.entry_price_bits[k]
+                && t.exit_price.to_bits() == reference.exit_price_bits[k],
+            "trade {k} differs: ours {t:?}"
+        );
+    }
+    let equity_diff = (report.metrics.final_equity - reference.final_equity).abs();
+    println!("{n} M1 bars, SMA {FAST}/{SLOW} cross, best of {repeat}");
+    println!("{:<34} {:>12} {:>14} {:>10}", "", "aio ms", "reference ms", "ratio");
+    println!(
+        "{:<34} {:>12.2} {:>14.1} {:>9.0}x  (goal >= 1000x)",
+        "backtest vs backtesting.py 0.6.6",
+        ours * 1e3,
+        reference.seconds * 1e3,
+        reference.seconds / ours
+    );
+    println!(
+        "trades: {} identical (entry/exit bar and price); final equity differs by {equity_diff:.2e}",
+        trades.len()
+    );
+
+    let side = (combinations as f64).sqrt().ceil() as usize;
+    let grid = vec![
+        ParamAxis { path: "fast.length".into(), values: (0..side).map(|k| (2 + k) as f64).collect() },
+        ParamAxis { path: "slow.length".into(), values: (0..side).map(|k| (2 + side + k) as f64).collect() },
+    ];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cache = SeriesCache::new(bars.clone());
+    let started = Instant::now();
+    let result = run_sweep(
+        &spec,
+        &grid,
+        &cache,
+        MarketSpec::default(),
+        &SweepOptions { rank_by: RankBy::new("sharpe")?, threads: 0, range: 0..n, cancel: None, progress: None },
+    )?;
+    let sweep_secs = started.elapsed().as_secs_f64();
+    println!(
+        "sweep: {} combinations over {n} bars on {threads} threads in {sweep_secs:.1} s ({:.2} ms per backtest; goal <= 60 s \
+         for 10,000 × 1M on 2 cores)",
+        result.combinations,
+        sweep_secs * 1e3 / result.combinations as f64 * threads as f64
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes columns one after the other as little-endian f64, the layout the Python reference scripts read.
+fn write_f64_columns(path: &std::path::Path, columns: &[&[f64]]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    for column in columns {
+        for x in column.iter() {
+            w.write_all(&x.to_le_bytes())?;
+        }
+    }
+    w.flush()?;
+    Ok(())
 }
 
 /// Times, opens, highs, lows and closes.

@@ -3,6 +3,7 @@
 //! An edge module: it may import everything and is imported by `main.rs` only. Errors are `anyhow` here,
 //! printed once with their context chain.
 
+mod backtest;
 mod bench;
 mod fetch;
 mod import;
@@ -10,6 +11,7 @@ mod indicators;
 mod library;
 mod mine;
 mod patterns;
+mod pine;
 mod resample;
 mod validate;
 
@@ -60,6 +62,14 @@ pub enum Command {
     Mine(mine::MineArgs),
     /// Inspect the SQLite library.
     Library(library::LibraryArgs),
+    /// Backtest a strategy spec natively (TradingView fill rules) and write a report.
+    Backtest(backtest::BacktestArgs),
+    /// Backtest every combination of a parameter grid on all cores and rank the results.
+    Sweep(backtest::SweepArgs),
+    /// Walk-forward analysis: optimise in-sample, evaluate out-of-sample, window by window.
+    Walkforward(backtest::WalkForwardArgs),
+    /// Generate, check or fix Pine Script v5.
+    Pine(pine::PineArgs),
     /// Run benchmarks and print figures beside a reference run.
     Bench(bench::BenchArgs),
 }
@@ -98,6 +108,10 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
                 Command::Patterns(args) => patterns::run(args),
                 Command::Mine(args) => mine::run(args, cli.library.as_deref()),
                 Command::Library(args) => library::run(args, cli.library.as_deref()),
+                Command::Backtest(args) => backtest::run(args, cli.library.as_deref()),
+                Command::Sweep(args) => backtest::run_sweep_command(args, cli.library.as_deref()),
+                Command::Walkforward(args) => backtest::run_walkforward_command(args, cli.library.as_deref()),
+                Command::Pine(args) => pine::run(args),
                 Command::Bench(args) => bench::run(args),
             }
         }

@@ -17,11 +17,13 @@ use super::{
     log::LogBuffer,
     panels::{
         self,
-        chart::ChartPanel,
+        backtest::{BacktestAction, BacktestJob, BacktestPanel},
+        chart::{ChartPanel, TradeMarker},
         download::{DownloadChoice, DownloadDialog},
         library::LibraryAction,
         log::LogPanel,
         patterns::PatternsAction,
+        pine::PinePanel,
     },
     studies::{Studies, StudyJob, StudySettings},
     theme,
@@ -45,6 +47,7 @@ struct Persisted {
     last_file: Option<PathBuf>,
     studies: StudySettings,
     download: DownloadDialog,
+    backtest: BacktestPanel,
 }
 
 impl Default for Persisted {
@@ -55,6 +58,7 @@ impl Default for Persisted {
             last_file: None,
             studies: StudySettings::default(),
             download: DownloadDialog::default(),
+            backtest: BacktestPanel::default(),
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct WorkstationApp {
     log: LogBuffer,
     chart: ChartPanel,
     log_panel: LogPanel,
+    backtest_job: Option<BacktestJob>,
+    pine_panel: PinePanel,
     launch: LaunchOptions,
     /// Frames painted since the data arrived (or since start with `--empty`).
     frames_since_ready: u32,
@@ -116,6 +122,8 @@ impl WorkstationApp {
             log,
             chart: ChartPanel::default(),
             log_panel: LogPanel::default(),
+            backtest_job: None,
+            pine_panel: PinePanel::default(),
             launch,
             frames_since_ready: 0,
             first_frame_reported: false,
@@ -229,6 +237,76 @@ impl WorkstationApp {
         }
     }
 
+    /// Backtests `spec` on the loaded data on the `aio-backtest` thread.
+    pub fn start_backtest(&mut self, spec: crate::strategy::StrategySpec, ctx: &egui::Context) {
+        let Some(data) = self.dataset.clone() else { return };
+        tracing::info!("backtesting {} on {} bars", spec.name, data.bars.len());
+        match BacktestJob::spawn(spec, data, self.library_path.clone(), ctx.clone()) {
+            Ok(job) => self.backtest_job = Some(job),
+            Err(err) => self.fail(format!("cannot start the backtest thread: {err}")),
+        }
+    }
+
+    /// True while a backtest runs.
+    pub fn is_backtesting(&self) -> bool {
+        self.backtest_job.is_some()
+    }
+
+    /// The Backtest panel's state.
+    pub fn backtest_panel(&self) -> &BacktestPanel {
+        &self.persisted.backtest
+    }
+
+    /// The Backtest panel's state, mutable (tests edit the spec).
+    pub fn backtest_panel_mut(&mut self) -> &mut BacktestPanel {
+        &mut self.persisted.backtest
+    }
+
+    /// The Pine Script panel's state.
+    pub fn pine_panel(&self) -> &PinePanel {
+        &self.pine_panel
+    }
+
+    fn poll_backtest(&mut self) {
+        let Some(result) = self.backtest_job.as_ref().and_then(BacktestJob::poll) else { return };
+        self.backtest_job = None;
+        match result {
+            Ok(outcome) => {
+                let m = &outcome.report.metrics;
+                tracing::info!(
+                    "backtest {}: {} trades, net profit {:.2}, max drawdown {:.2} %, Sharpe {:.2}",
+                    outcome.spec.name,
+                    m.trades,
+                    m.net_profit,
+                    m.max_drawdown_pct,
+                    m.sharpe
+                );
+                self.chart.trades = outcome
+                    .report
+                    .trades
+                    .iter()
+                    .map(|t| TradeMarker {
+                        entry_bar: t.entry_bar,
+                        exit_bar: t.exit_bar,
+                        entry_price: t.entry_price,
+                        exit_price: t.exit_price,
+                        long: t.side == crate::backtest::Side::Long,
+                        profit: t.pnl >= 0.0,
+                    })
+                    .collect();
+                self.pine_panel.show_script(outcome.pine.clone(), outcome.diagnostics.clone());
+                let panel = &mut self.persisted.backtest;
+                panel.outcome = Some(Arc::new(outcome));
+                panel.run_error = None;
+                panel.selected_trade = None;
+            }
+            Err(e) => {
+                tracing::error!("backtest failed: {e}");
+                self.persisted.backtest.run_error = Some(e);
+            }
+        }
+    }
+
     /// The message of the error dialog, if one is open.
     pub fn error_message(&self) -> Option<&str> {
         self.error_dialog.as_deref()
@@ -249,6 +327,7 @@ impl WorkstationApp {
     }
 
     fn poll_jobs(&mut self, ctx: &egui::Context) {
+        self.poll_backtest();
         if let Some(result) = self.job.as_ref().and_then(LoadJob::poll) {
             let source = self.job.take().map(|j| j.source);
             match result {
@@ -483,6 +562,7 @@ struct Behavior<'a> {
     app: &'a mut WorkstationApp,
     library_actions: Vec<LibraryAction>,
     pattern_actions: Vec<PatternsAction>,
+    backtest_actions: Vec<BacktestAction>,
 }
 
 impl egui_tiles::Behavior<Tab> for Behavior<'_> {
@@ -513,7 +593,15 @@ impl egui_tiles::Behavior<Tab> for Behavior<'_> {
                     &mut self.library_actions,
                 ),
                 Tab::Log => self.app.log_panel.ui(ui, &self.app.log),
-                Tab::Analysis | Tab::PineScript | Tab::Backtest => panels::placeholder::ui(ui, *pane),
+                Tab::Backtest => {
+                    let running = self.app.backtest_job.is_some();
+                    self.app.persisted.backtest.ui(ui, running, dataset.is_some(), &mut self.backtest_actions);
+                }
+                Tab::PineScript => {
+                    let spec_text = self.app.persisted.backtest.spec_text_mut().clone();
+                    self.app.pine_panel.ui(ui, &spec_text);
+                }
+                Tab::Analysis => panels::placeholder::ui(ui, *pane),
             }
         });
         egui_tiles::UiResponse::None
@@ -533,10 +621,16 @@ impl eframe::App for WorkstationApp {
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_ui(ui));
         let mut tree = std::mem::replace(&mut self.persisted.tree, dock::default_tree());
-        let mut behavior = Behavior { app: self, library_actions: Vec::new(), pattern_actions: Vec::new() };
+        let mut behavior = Behavior {
+            app: self,
+            library_actions: Vec::new(),
+            pattern_actions: Vec::new(),
+            backtest_actions: Vec::new(),
+        };
         egui::CentralPanel::default().show(ui, |ui| tree.ui(&mut behavior, ui));
         let actions = std::mem::take(&mut behavior.library_actions);
         let pattern_actions = std::mem::take(&mut behavior.pattern_actions);
+        let backtest_actions = std::mem::take(&mut behavior.backtest_actions);
         self.persisted.tree = tree;
         for action in actions {
             match action {
@@ -549,12 +643,18 @@ impl eframe::App for WorkstationApp {
                 PatternsAction::Focus(from, to) => self.chart.focus = Some((from, to)),
             }
         }
+        for action in backtest_actions {
+            match action {
+                BacktestAction::Run(spec) => self.start_backtest(*spec, &ctx),
+                BacktestAction::Focus(from, to) => self.chart.focus = Some((from, to)),
+            }
+        }
         if let Some(choice) = self.persisted.download.ui(&ctx, self.job.is_some()) {
             self.start_download(choice, &ctx);
         }
         self.error_dialog_ui(&ctx);
 
-        if self.job.is_some() || self.study_job.is_some() {
+        if self.job.is_some() || self.study_job.is_some() || self.backtest_job.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
         // Ready once the data is there, or at once with `--empty`.

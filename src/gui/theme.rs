@@ -41,3 +41,23 @@ pub const CHART_PATTERN: Color32 = Color32::from_rgb(255, 193, 7);
 pub const HIST_UP: Color32 = Color32::from_rgba_premultiplied(38, 166, 154, 160);
 /// Negative MACD histogram bars.
 pub const HIST_DOWN: Color32 = Color32::from_rgba_premultiplied(239, 83, 80, 160);
+
+/// Pine syntax colours, in the spirit of TradingView's editor.
+pub mod pine {
+    use egui::Color32;
+
+    /// Keywords (`if`, `var`, `and`).
+    pub const KEYWORD: Color32 = Color32::from_rgb(197, 134, 192);
+    /// Built-in namespaces and calls (`ta.sma`, `strategy.entry`).
+    pub const BUILTIN: Color32 = Color32::from_rgb(86, 156, 214);
+    /// Numbers.
+    pub const NUMBER: Color32 = Color32::from_rgb(181, 206, 168);
+    /// Strings.
+    pub const STRING: Color32 = Color32::from_rgb(206, 145, 120);
+    /// Comments.
+    pub const COMMENT: Color32 = Color32::from_rgb(106, 153, 85);
+    /// `#RRGGBB` literals.
+    pub const COLOR: Color32 = Color32::from_rgb(220, 220, 170);
+    /// Operators and punctuation.
+    pub const OPERATOR: Color32 = Color32::from_rgb(180, 180, 180);
+}

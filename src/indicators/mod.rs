@@ -127,6 +127,19 @@ impl Source {
         }
     }
 
+    /// The lower-case name (`close`, `hl2`), as [`Source::parse`] reads it and Pine spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::High => "high",
+            Self::Low => "low",
+            Self::Close => "close",
+            Self::Hl2 => "hl2",
+            Self::Hlc3 => "hlc3",
+            Self::Ohlc4 => "ohlc4",
+        }
+    }
+
     /// Parses `open`, `high`, `low`, `close`, `hl2`, `hlc3` or `ohlc4`.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name.to_ascii_lowercase().as_str() {

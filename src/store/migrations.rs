@@ -10,6 +10,7 @@ use super::StoreError;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),
     ("0002_results", include_str!("migrations/0002_results.sql")),
+    ("0003_research", include_str!("migrations/0003_research.sql")),
 ];
 
 /// The newest schema version.

@@ -7,6 +7,7 @@
 
 mod datasets;
 mod migrations;
+mod research;
 mod results;
 mod strategies;
 mod tags;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 pub use datasets::{DatasetId, DatasetRecord, NewDataset};
 pub use migrations::{LATEST_VERSION, MIGRATIONS, apply_migrations};
+pub use research::{NewSweep, PineScriptId, PineScriptRecord, SweepId, SweepRecord};
 pub use results::{
     AnalysisId, AnalysisRecord, BacktestId, BacktestRecord, NewAnalysis, NewBacktest, NewPatternStats, PatternId,
     PatternRecord, decode_equity, encode_equity,

@@ -28,6 +28,8 @@ pub struct NewBacktest {
     pub metrics: serde_json::Value,
     /// Equity curve as (time in UTC nanoseconds, equity).
     pub equity: Vec<(i64, f64)>,
+    /// Closed trades as a JSON array (`[]` when not kept).
+    pub trades: serde_json::Value,
 }
 
 /// A stored backtest.
@@ -130,11 +132,12 @@ impl Library {
     pub fn add_backtest(&mut self, b: &NewBacktest) -> Result<BacktestId, StoreError> {
         let metrics = b.metrics.to_string();
         let equity = encode_equity(&b.equity);
+        let trades = if b.trades.is_array() { b.trades.to_string() } else { "[]".to_string() };
         self.write(|tx| {
             tx.query_row(
-                "INSERT INTO backtests (strategy_id, dataset_id, metrics_json, equity, created_at_nanos)
-                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-                params![b.strategy_id.0, b.dataset_id.map(|d| d.0), metrics, equity, now_nanos()],
+                "INSERT INTO backtests (strategy_id, dataset_id, metrics_json, equity, trades_json, created_at_nanos)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                params![b.strategy_id.0, b.dataset_id.map(|d| d.0), metrics, equity, trades, now_nanos()],
                 |r| r.get(0),
             )
             .map(BacktestId)
@@ -146,7 +149,7 @@ impl Library {
         let mut stmt = self
             .conn()
             .prepare(
-                "SELECT id, strategy_id, dataset_id, metrics_json, equity, created_at_nanos FROM backtests
+                "SELECT id, strategy_id, dataset_id, metrics_json, equity, created_at_nanos, trades_json FROM backtests
                  WHERE strategy_id = ?1 ORDER BY created_at_nanos DESC, id DESC",
             )
             .map_err(|e| self.err(e))?;
@@ -167,6 +170,7 @@ impl Library {
                         dataset_id: r.get::<_, Option<i64>>(2)?.map(DatasetId),
                         metrics: json_column(r, 3)?,
                         equity,
+                        trades: json_column(r, 6)?,
                     },
                     created_at_nanos: r.get(5)?,
                 })
@@ -339,6 +343,7 @@ mod tests {
             dataset_id: Some(d),
             metrics: serde_json::json!({"sharpe": 1.5}),
             equity: vec![(1, 100_000.0), (2, 100_250.5)],
+            trades: serde_json::json!([{"side": "long", "pnl": 250.5}]),
         };
         lib.add_backtest(&b).unwrap();
         assert_eq!(lib.backtests_for_strategy(s).unwrap()[0].backtest, b);
@@ -378,6 +383,7 @@ mod tests {
             dataset_id: None,
             metrics: serde_json::json!({}),
             equity: vec![],
+            trades: serde_json::json!([]),
         };
         assert!(lib.add_backtest(&missing).is_err());
     }

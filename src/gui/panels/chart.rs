@@ -31,6 +31,25 @@ pub struct ChartPanel {
     pub reset_view: bool,
     /// Bars `[from, to]` to bring into view on the next frame (a pattern picked in the Patterns panel).
     pub focus: Option<(usize, usize)>,
+    /// Trades of the last backtest, drawn as entry and exit markers joined by a line.
+    pub trades: Vec<TradeMarker>,
+}
+
+/// One backtest trade on the chart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TradeMarker {
+    /// Bar of the entry fill.
+    pub entry_bar: usize,
+    /// Bar of the exit fill.
+    pub exit_bar: usize,
+    /// Entry price.
+    pub entry_price: f64,
+    /// Exit price.
+    pub exit_price: f64,
+    /// Long (else short).
+    pub long: bool,
+    /// Closed with a profit.
+    pub profit: bool,
 }
 
 /// Formats the time of the bar nearest to x (a bar index) at a resolution suited to the visible span.
@@ -162,6 +181,7 @@ impl ChartPanel {
             plot_ui.box_plot(
                 BoxPlot::new("bars", candles(bars, start, end)).element_formatter(Box::new(|_, _| String::new())),
             );
+            trades_ui(plot_ui, &self.trades, start, end, n);
             let Some(studies) = studies else { return };
             for (spec, columns) in studies.indicators.iter().filter(|(spec, _)| placement(spec) == Placement::Overlay) {
                 for (k, column) in columns.iter().enumerate() {
@@ -219,6 +239,40 @@ impl ChartPanel {
             pane_ui(ui, link, bars, spec, columns);
         }
     }
+}
+
+/// Entry arrows (up for longs, down for shorts), exit diamonds and a line between them, green for winners and
+/// red for losers, for the trades overlapping the visible bars (at most a few hundred).
+fn trades_ui(plot_ui: &mut egui_plot::PlotUi<'_>, trades: &[TradeMarker], start: usize, end: usize, n: usize) {
+    let visible: Vec<&TradeMarker> =
+        trades.iter().filter(|t| t.exit_bar >= start && t.entry_bar < end && t.exit_bar < n).take(400).collect();
+    if visible.is_empty() {
+        return;
+    }
+    let (mut long_entries, mut short_entries, mut exits) = (Vec::new(), Vec::new(), Vec::new());
+    for t in &visible {
+        let entry = [t.entry_bar as f64, t.entry_price];
+        if t.long {
+            long_entries.push(entry)
+        } else {
+            short_entries.push(entry)
+        }
+        exits.push([t.exit_bar as f64, t.exit_price]);
+        let color = if t.profit { theme::BULLISH } else { theme::BEARISH };
+        plot_ui.line(Line::new("trades", vec![entry, [t.exit_bar as f64, t.exit_price]]).color(color).width(1.5));
+    }
+    plot_ui.points(
+        Points::new("long entries", long_entries).shape(MarkerShape::Up).radius(6.0).color(theme::BULLISH).filled(true),
+    );
+    plot_ui.points(
+        Points::new("short entries", short_entries)
+            .shape(MarkerShape::Down)
+            .radius(6.0)
+            .color(theme::BEARISH)
+            .filled(true),
+    );
+    plot_ui
+        .points(Points::new("exits", exits).shape(MarkerShape::Diamond).radius(5.0).color(theme::GUIDE).filled(true));
 }
 
 /// The bars `[start, end)` between plot x bounds, or the latest bars when the bounds are empty.

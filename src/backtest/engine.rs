@@ -1,0 +1,634 @@
+//! The bar-by-bar engine. Signals are evaluated on each bar's close against the position held then; market orders
+//! fill at the next bar's open (or at the same close with `process_orders_on_close`); stops and targets resolve
+//! inside bars by TradingView's path rule ([`super::fills`]); an opposite entry reverses the position in one fill
+//! price. Commission is charged per fill from cash; equity is cash plus the open position marked at the close.
+
+use std::{ops::Range, sync::Arc};
+
+use super::{
+    BacktestError,
+    fills::{BarPath, LevelHit, resolve_levels},
+    metrics::{self, Metrics, MetricsInput, TradeStats},
+    signals::{SeriesCache, Signal, Signals},
+};
+use crate::{
+    domain::{Bars, InstrumentRegistry},
+    strategy::{Sizing, StrategySpec},
+};
+
+/// Instrument numbers the engine needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MarketSpec {
+    /// Smallest price step (slippage is counted in these): 0.00001 for EURUSD.
+    pub tick_size: f64,
+    /// Pip size: 0.0001 for EURUSD.
+    pub pip_size: f64,
+}
+
+impl MarketSpec {
+    /// The instrument's numbers from the built-in Dukascopy list, or five-digit forex defaults.
+    pub fn for_symbol(symbol: &str) -> Self {
+        match InstrumentRegistry::builtin().get(symbol) {
+            Ok(i) => Self { tick_size: i.point, pip_size: i.pip_size },
+            Err(_) => Self::default(),
+        }
+    }
+}
+
+impl Default for MarketSpec {
+    fn default() -> Self {
+        Self { tick_size: 0.00001, pip_size: 0.0001 }
+    }
+}
+
+/// Whose bookkeeping the engine follows where TradingView and backtesting.py differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Bookkeeping {
+    /// TradingView's broker emulator: signals from the first bar, a close-fill's commission in that bar's equity,
+    /// a signal on the last bar filled at its close with `process_orders_on_close`.
+    #[default]
+    TradingView,
+    /// backtesting.py 0.6.6, for the parity tests: signals from the second bar (its first `next()`), a close-fill's
+    /// commission shown from the next bar's equity on, orders decided on the last bar never filled.
+    BacktestingPy,
+}
+
+/// Long or short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Bought first.
+    Long,
+    /// Sold first.
+    Short,
+}
+
+impl Side {
+    /// +1 for long, −1 for short.
+    pub fn sign(self) -> f64 {
+        match self {
+            Self::Long => 1.0,
+            Self::Short => -1.0,
+        }
+    }
+}
+
+/// Why a trade closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// The exit condition fired.
+    Signal,
+    /// An opposite entry reversed the position.
+    Reverse,
+    /// The stop loss filled.
+    StopLoss,
+    /// The take profit filled.
+    TakeProfit,
+    /// Still open at the end; marked at the last close.
+    Open,
+}
+
+/// One round trip.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Trade {
+    /// Bar of the entry fill.
+    pub entry_bar: usize,
+    /// Bar of the exit fill (the last bar for an open trade).
+    pub exit_bar: usize,
+    /// Entry fill time, UTC nanoseconds (the bar's open time).
+    pub entry_time_nanos: i64,
+    /// Exit fill time, UTC nanoseconds.
+    pub exit_time_nanos: i64,
+    /// Long or short.
+    pub side: Side,
+    /// Units traded (positive).
+    pub units: f64,
+    /// Entry fill price.
+    pub entry_price: f64,
+    /// Exit fill price (the last close for an open trade).
+    pub exit_price: f64,
+    /// Profit after both commissions, quote currency.
+    pub pnl: f64,
+    /// Return in the trade's direction after both commissions, percent:
+    /// `(±(exit / entry − 1) − commissions / (units × entry)) × 100` (backtesting.py's `ReturnPct`).
+    pub return_pct: f64,
+    /// Both commissions, quote currency.
+    pub commission: f64,
+    /// Maximum adverse excursion: the worst open profit during the trade (≤ 0), quote currency.
+    pub mae: f64,
+    /// Maximum favourable excursion: the best open profit during the trade (≥ 0), quote currency.
+    pub mfe: f64,
+    /// Why it closed.
+    pub exit_reason: ExitReason,
+}
+
+/// Everything a run produces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BacktestReport {
+    /// Closed trades in exit order.
+    pub trades: Vec<Trade>,
+    /// The position still open after the last bar, marked at the last close.
+    pub open_trade: Option<Trade>,
+    /// Equity after each bar's close.
+    pub equity: Vec<f64>,
+    /// The bars it ran on (all of them; `range` says which were traded).
+    pub bars: Arc<Bars>,
+    /// The bars traded; `equity[k]` belongs to bar `range.start + k`.
+    pub range: Range<usize>,
+    /// Statistics (backtesting.py's definitions).
+    pub metrics: Metrics,
+}
+
+impl BacktestReport {
+    /// Drawdown below the running equity peak after each bar, percent (positive).
+    pub fn drawdown_pct(&self) -> Vec<f64> {
+        let mut peak = f64::MIN;
+        self.equity
+            .iter()
+            .map(|&e| {
+                peak = peak.max(e);
+                if peak > 0.0 { (1.0 - e / peak) * 100.0 } else { 0.0 }
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Position {
+    side: Side,
+    units: f64,
+    entry_price: f64,
+    entry_bar: usize,
+    entry_commission: f64,
+    stop: Option<f64>,
+    target: Option<f64>,
+    /// Worst and best price seen while open.
+    worst: f64,
+    best: f64,
+}
+
+impl Position {
+    fn see(&mut self, low: f64, high: f64) {
+        match self.side {
+            Side::Long => {
+                self.worst = self.worst.min(low);
+                self.best = self.best.max(high);
+            }
+            Side::Short => {
+                self.worst = self.worst.max(high);
+                self.best = self.best.min(low);
+            }
+        }
+    }
+
+    fn open_pnl(&self, price: f64) -> f64 {
+        self.side.sign() * self.units * (price - self.entry_price)
+    }
+}
+
+/// An order decided on a bar's close.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    close: bool,
+    entry: Option<PendingEntry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PendingEntry {
+    side: Side,
+    units: f64,
+    stop_distance: Option<f64>,
+    target_distance: Option<f64>,
+}
+
+/// Runs `spec` over `bars`.
+pub fn run_backtest(spec: &StrategySpec, bars: Arc<Bars>, market: MarketSpec) -> Result<BacktestReport, BacktestError> {
+    let cache = SeriesCache::new(bars);
+    run_with_cache(spec, &cache, market)
+}
+
+/// Runs `spec` over the cache's bars, reusing its indicator columns.
+pub fn run_with_cache(
+    spec: &StrategySpec,
+    cache: &SeriesCache,
+    market: MarketSpec,
+) -> Result<BacktestReport, BacktestError> {
+    run_range(spec, cache, market, 0..cache.bars().len())
+}
+
+/// Runs `spec` on the bars in `range` only (trading starts flat at `range.start`), with indicators computed over
+/// the whole series so that a window needs no warm-up of its own; bar indices in the report stay absolute.
+pub fn run_range(
+    spec: &StrategySpec,
+    cache: &SeriesCache,
+    market: MarketSpec,
+    range: Range<usize>,
+) -> Result<BacktestReport, BacktestError> {
+    run_range_with(spec, cache, market, range, Bookkeeping::TradingView)
+}
+
+/// [`run_range`] with a choice of [`Bookkeeping`].
+pub fn run_range_with(
+    spec: &StrategySpec,
+    cache: &SeriesCache,
+    market: MarketSpec,
+    range: Range<usize>,
+    bookkeeping: Bookkeeping,
+) -> Result<BacktestReport, BacktestError> {
+    let signals = Signals::compile(spec, cache, market.pip_size)?;
+    let bars = cache.bars().clone();
+    if range.start >= range.end || range.end > bars.len() {
+        return Err(BacktestError::NoBars);
+    }
+    let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping);
+    for i in range {
+        engine.step(i, &signals);
+    }
+    Ok(engine.finish())
+}
+
+struct Engine<'a> {
+    spec: &'a StrategySpec,
+    bars: &'a Arc<Bars>,
+    market: MarketSpec,
+    commission_rate: f64,
+    cash: f64,
+    position: Option<Position>,
+    pending: Option<Pending>,
+    trades: Vec<Trade>,
+    equity: Vec<f64>,
+    range: Range<usize>,
+    bookkeeping: Bookkeeping,
+    /// Commission paid in this bar's close fills that backtesting.py books one bar late.
+    deferred_commission: f64,
+}
+
+impl<'a> Engine<'a> {
+    fn new(
+        spec: &'a StrategySpec,
+        bars: &'a Arc<Bars>,
+        market: MarketSpec,
+        range: Range<usize>,
+        bookkeeping: Bookkeeping,
+    ) -> Self {
+        Self {
+            range,
+            bookkeeping,
+            deferred_commission: 0.0,
+            spec,
+            bars,
+            market,
+            commission_rate: spec.costs.commission_percent / 100.0,
+            cash: spec.initial_capital,
+            position: None,
+            pending: None,
+            trades: Vec::new(),
+            equity: Vec::with_capacity(bars.len()),
+        }
+    }
+
+    /// Price after slippage and half the spread, for a buy (`buy`) or a sell.
+    fn adverse(&self, price: f64, buy: bool, slip: bool) -> f64 {
+        let costs = &self.spec.costs;
+        let mut shift = costs.spread_pips * self.market.pip_size / 2.0;
+        if slip {
+            shift += f64::from(costs.slippage_ticks) * self.market.tick_size;
+        }
+        if buy { price + shift } else { price - shift }
+    }
+
+    fn close_position(&mut self, bar: usize, raw_price: f64, reason: ExitReason, slip: bool) {
+        let Some(p) = self.position.take() else { return };
+        let price = self.adverse(raw_price, p.side == Side::Short, slip);
+        let gross = p.open_pnl(price);
+        let commission = p.units * price * self.commission_rate;
+        self.cash += gross - commission;
+        let (worst, best) = match p.side {
+            Side::Long => (p.worst.min(price), p.best.max(price)),
+            Side::Short => (p.worst.max(price), p.best.min(price)),
+        };
+        let ts = self.bars.ts_nanos();
+        self.trades.push(Trade {
+            entry_bar: p.entry_bar,
+            exit_bar: bar,
+            entry_time_nanos: ts[p.entry_bar],
+            exit_time_nanos: ts[bar],
+            side: p.side,
+            units: p.units,
+            entry_price: p.entry_price,
+            exit_price: price,
+            pnl: gross - p.entry_commission - commission,
+            return_pct: (p.side.sign() * (price / p.entry_price - 1.0)
+                - (p.entry_commission + commission) / (p.units * p.entry_price))
+                * 100.0,
+            commission: p.entry_commission + commission,
+            mae: p.open_pnl(worst).min(0.0),
+            mfe: p.open_pnl(best).max(0.0),
+            exit_reason: reason,
+        });
+    }
+
+    fn open_position(&mut self, bar: usize, raw_price: f64, entry: PendingEntry) {
+        let price = self.adverse(raw_price, entry.side == Side::Long, true);
+        let commission = entry.units * price * self.commission_rate;
+        self.cash -= commission;
+        let sign = entry.side.sign();
+        let tick = self.market.tick_size;
+        let round = |p: f64| if tick > 0.0 { (p / tick).round() * tick } else { p };
+        self.position = Some(Position {
+            side: entry.side,
+            units: entry.units,
+            entry_price: price,
+            entry_bar: bar,
+            entry_commission: commission,
+            stop: entry.stop_distance.map(|d| round(price - sign * d)),
+            target: entry.target_distance.map(|d| round(price + sign * d)),
+            worst: price,
+            best: price,
+        });
+    }
+
+    /// Fills a decided order at `price` on `bar`.
+    fn execute(&mut self, bar: usize, price: f64, order: Pending) {
+        if order.close {
+            self.close_position(bar, price, ExitReason::Signal, true);
+        }
+        if let Some(entry) = order.entry {
+            if self.position.is_some() {
+                self.close_position(bar, price, ExitReason::Reverse, true);
+            }
+            self.open_position(bar, price, entry);
+        }
+    }
+
+    fn equity_at(&self, price: f64) -> f64 {
+        self.cash + self.position.as_ref().map_or(0.0, |p| p.open_pnl(price))
+    }
+
+    fn step(&mut self, i: usize, signals: &Signals) {
+        let b: &Bars = self.bars;
+        let (open, high, low, close) = (b.open()[i], b.high()[i], b.low()[i], b.close()[i]);
+        // 1. Orders decided on the previous close fill at this open.
+        if let Some(order) = self.pending.take() {
+            self.execute(i, open, order);
+        }
+        // 2. Protective orders inside the bar.
+        if let Some(p) = self.position.as_mut() {
+            let path = BarPath { open, high, low };
+            match resolve_levels(p.side == Side::Long, path, p.stop, p.target) {
+                Some((hit, price)) => {
+                    // The bar's path up to the fill.
+                    let (seen_low, seen_high) = match (path.high_first(), p.side, hit) {
+                        (true, Side::Long, LevelHit::Target) | (true, Side::Short, LevelHit::Stop) => (open, price),
+                        (false, Side::Long, LevelHit::Stop) | (false, Side::Short, LevelHit::Target) => (price, open),
+                        (true, _, _) => (price.min(open), high),
+                        (false, _, _) => (low, price.max(open)),
+                    };
+                    p.see(seen_low, seen_high);
+                    let reason = if hit == LevelHit::Stop { ExitReason::StopLoss } else { ExitReason::TakeProfit };
+                    // Limit orders fill without slippage; stops slip like market orders.
+                    self.close_position(i, price, reason, hit == LevelHit::Stop);
+                }
+                None => p.see(low, high),
+            }
+        }
+        // 3. Signals on this close, against the position held now.
+        let py = self.bookkeeping == Bookkeeping::BacktestingPy;
+        let evaluate = !(py && i == self.range.start);
+        let decided = if evaluate { self.decide(i, close, signals) } else { None };
+        let is_last = i + 1 >= self.range.end;
+        self.deferred_commission = 0.0;
+        if let Some(order) = decided {
+            if self.spec.process_orders_on_close && !(py && is_last) {
+                let cash_before = self.cash;
+                let trades_before = self.trades.len();
+                self.execute(i, close, order);
+                if py {
+                    // Cash moved by the closed trades' gross P&L minus every commission paid in these fills.
+                    let gross: f64 = self.trades[trades_before..].iter().map(|t| t.pnl + t.commission).sum();
+                    self.deferred_commission = gross - (self.cash - cash_before);
+                }
+            } else if !is_last {
+                self.pending = Some(order);
+            }
+        }
+        let equity = self.equity_at(close) + self.deferred_commission;
+        self.equity.push(equity);
+    }
+
+    fn decide(&self, i: usize, close: f64, signals: &Signals) -> Option<Pending> {
+        let side = self.position.as_ref().map(|p| p.side);
+        let close_now = match side {
+            Some(Side::Long) => signals.fires(Signal::LongExit, i),
+            Some(Side::Short) => signals.fires(Signal::ShortExit, i),
+            None => false,
+        };
+        let entry_side = if side != Some(Side::Long) && signals.fires(Signal::LongEntry, i) {
+            Some(Side::Long)
+        } else if side != Some(Side::Short) && signals.fires(Signal::ShortEntry, i) {
+            Some(Side::Short)
+        } else {
+            None
+        };
+        let entry = entry_side.and_then(|side| {
+            let stop_distance = signals.stop.as_ref().and_then(|d| d.at(i, close));
+            let target_distance = signals.target.as_ref().and_then(|d| d.at(i, close));
+            let equity = self.equity_at(close);
+            let units = match self.spec.position {
+                Sizing::Units(u) => u,
+                Sizing::PercentOfEquity(p) => equity * p / 100.0 / close,
+                Sizing::RiskPercent(r) => equity * r / 100.0 / stop_distance?,
+            };
+            (units.is_finite() && units > 0.0).then_some(PendingEntry { side, units, stop_distance, target_distance })
+        });
+        (close_now || entry.is_some()).then_some(Pending { close: close_now, entry })
+    }
+
+    fn finish(self) -> BacktestReport {
+        let bars = self.bars.clone();
+        let range = self.range.clone();
+        let last = range.end - 1;
+        let ts = bars.ts_nanos();
+        let close = bars.close()[last];
+        let open_trade = self.position.as_ref().map(|p| Trade {
+            entry_bar: p.entry_bar,
+            exit_bar: last,
+            entry_time_nanos: ts[p.entry_bar],
+            exit_time_nanos: ts[last],
+            side: p.side,
+            units: p.units,
+            entry_price: p.entry_price,
+            exit_price: close,
+            pnl: p.open_pnl(close) - p.entry_commission,
+            return_pct: (p.side.sign() * (close / p.entry_price - 1.0)
+                - p.entry_commission / (p.units * p.entry_price))
+                * 100.0,
+            commission: p.entry_commission,
+            mae: p.open_pnl(p.worst).min(0.0),
+            mfe: p.open_pnl(p.best).max(0.0),
+            exit_reason: ExitReason::Open,
+        });
+        let stats: Vec<TradeStats> = self.trades.iter().map(|t| trade_stats(t, range.start)).collect();
+        let metrics = metrics::compute(&MetricsInput {
+            ts_nanos: &ts[range.clone()],
+            close: &bars.close()[range.clone()],
+            equity: &self.equity,
+            trades: &stats,
+            open_trade_entry_bar: open_trade.as_ref().map(|t| t.entry_bar - range.start),
+            initial_capital: self.spec.initial_capital,
+        });
+        BacktestReport { trades: self.trades, open_trade, equity: self.equity, bars, range, metrics }
+    }
+}
+
+/// The metrics' view of a trade, with bars counted from `first_bar`.
+fn trade_stats(t: &Trade, first_bar: usize) -> TradeStats {
+    TradeStats {
+        entry_bar: t.entry_bar - first_bar,
+        exit_bar: t.exit_bar - first_bar,
+        entry_time_nanos: t.entry_time_nanos,
+        exit_time_nanos: t.exit_time_nanos,
+        units_signed: t.side.sign() * t.units,
+        entry_price: t.entry_price,
+        exit_price: t.exit_price,
+        pnl: t.pnl,
+        return_fraction: t.return_pct / 100.0,
+        commission: t.commission,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Bar;
+
+    const MARKET: MarketSpec = MarketSpec { tick_size: 0.01, pip_size: 0.1 };
+    const HOUR: i64 = 3_600_000_000_000;
+
+    /// Bars from (open, high, low, close) rows, one hour apart.
+    fn bars(rows: &[(f64, f64, f64, f64)]) -> Arc<Bars> {
+        let list: Vec<Bar> =
+            rows.iter().enumerate().map(|(i, &(o, h, l, c))| Bar::new(i as i64 * HOUR, o, h, l, c, 1.0)).collect();
+        Arc::new(Bars::from_bars(&list).expect("valid bars"))
+    }
+
+    /// Long when the close is above 100, with a 5-pip stop and a 10-pip target (pip = 0.1).
+    fn spec(extra: &str) -> StrategySpec {
+        StrategySpec::from_json(&format!(
+            r#"{{"version": 1, "name": "t", "long_entry": {{"gt": ["close", 100]}},
+                "stop_loss": {{"pips": 5}}, "take_profit": {{"pips": 10}},
+                "position": {{"units": 1000}}, "initial_capital": 10000 {extra}}}"#
+        ))
+        .expect("spec")
+    }
+
+    /// Entry signal on bar 1, filled at bar 2's open (100.3): stop 99.8, target 101.3.
+    fn with_bar3(bar3: (f64, f64, f64, f64)) -> Vec<(f64, f64, f64, f64)> {
+        vec![
+            (99.0, 99.5, 98.5, 99.0),
+            (99.0, 100.5, 98.9, 100.2),
+            (100.3, 100.4, 100.1, 100.3),
+            bar3,
+            (99.0, 99.1, 98.9, 99.0),
+        ]
+    }
+
+    fn only_trade(spec: &StrategySpec, rows: &[(f64, f64, f64, f64)]) -> Trade {
+        let report = run_backtest(spec, bars(rows), MARKET).expect("runs");
+        assert_eq!(report.trades.len(), 1, "{:?}", report.trades);
+        report.trades[0].clone()
+    }
+
+    #[test]
+    fn market_entry_fills_at_the_next_open_and_a_stop_inside_the_bar_at_its_level() {
+        // Bar 3: the high (0.1 away) is nearer the open than the low (0.7 away): up first, then down through the stop.
+        let t = only_trade(&spec(""), &with_bar3((100.2, 100.3, 99.5, 99.6)));
+        assert_eq!((t.entry_bar, t.entry_price), (2, 100.3));
+        assert_eq!((t.exit_bar, t.exit_reason), (3, ExitReason::StopLoss));
+        assert!((t.exit_price - 99.8).abs() < 1e-9, "{t:?}");
+        assert!((t.pnl - -500.0).abs() < 1e-6);
+        assert!(t.mae <= -500.0 + 1e-6 && t.mfe >= 100.0 - 1e-6, "{t:?}");
+    }
+
+    #[test]
+    fn the_path_rule_decides_between_stop_and_target_in_one_bar() {
+        // High nearer the open: the target (101.3) comes first.
+        let t = only_trade(&spec(""), &with_bar3((100.4, 101.4, 99.0, 99.5)));
+        assert_eq!(t.exit_reason, ExitReason::TakeProfit);
+        assert!((t.exit_price - 101.3).abs() < 1e-9);
+        // Low nearer the open: the stop (99.8) comes first.
+        let t = only_trade(&spec(""), &with_bar3((100.4, 101.4, 99.7, 99.9)));
+        assert_eq!(t.exit_reason, ExitReason::StopLoss);
+        assert!((t.exit_price - 99.8).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_gap_through_the_stop_fills_at_the_open_with_slippage() {
+        let s = spec(r#", "costs": {"slippage_ticks": 2}"#);
+        let t = only_trade(&s, &with_bar3((99.0, 99.2, 98.8, 99.0)));
+        // Entry 100.3 + 2 ticks; stop 99.82 gapped through: open 99.0 − 2 ticks.
+        assert!((t.entry_price - 100.32).abs() < 1e-9 && (t.exit_price - 98.98).abs() < 1e-9, "{t:?}");
+        assert_eq!(t.exit_reason, ExitReason::StopLoss);
+    }
+
+    #[test]
+    fn spread_and_commission_cost_both_fills() {
+        let s = spec(r#", "costs": {"spread_pips": 2, "commission_percent": 0.1}"#);
+        let t = only_trade(&s, &with_bar3((100.4, 101.6, 100.35, 101.5)));
+        // Buy at 100.3 + 0.1 (half of 2 pips); target 101.4, sold at 101.4 − 0.1.
+        assert!((t.entry_price - 100.4).abs() < 1e-9 && (t.exit_price - 101.3).abs() < 1e-9, "{t:?}");
+        let commission = 1000.0 * (100.4 + 101.3) * 0.001;
+        assert!((t.commission - commission).abs() < 1e-9);
+        assert!((t.pnl - (900.0 - commission)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn orders_on_close_fill_at_the_signal_close() {
+        let s = spec(r#", "process_orders_on_close": true"#);
+        let t = only_trade(&s, &with_bar3((100.2, 100.3, 99.5, 99.6)));
+        assert_eq!((t.entry_bar, t.entry_price), (1, 100.2));
+        // The 99.7 stop is active from bar 2 on; bar 2's low (100.1) stays above it, bar 3 goes through it.
+        assert_eq!(t.exit_bar, 3);
+        assert!((t.exit_price - 99.7).abs() < 1e-9, "{t:?}");
+    }
+
+    #[test]
+    fn an_opposite_entry_reverses_in_one_price() {
+        let s = StrategySpec::from_json(
+            r#"{"version": 1, "name": "r", "long_entry": {"gt": ["close", 100]}, "short_entry": {"lt": ["close", 100]},
+                "position": {"units": 10}, "initial_capital": 10000}"#,
+        )
+        .expect("spec");
+        let rows = [
+            (99.0, 101.0, 98.0, 100.5),
+            (100.6, 101.0, 99.0, 99.5),
+            (99.4, 100.0, 99.0, 99.8),
+            (99.8, 100.9, 99.7, 100.8),
+        ];
+        let report = run_backtest(&s, bars(&rows), MARKET).expect("runs");
+        assert_eq!(report.trades.len(), 1);
+        let t = &report.trades[0];
+        assert_eq!(
+            (t.side, t.entry_price, t.exit_price, t.exit_reason),
+            (Side::Long, 100.6, 99.4, ExitReason::Reverse)
+        );
+        let open = report.open_trade.as_ref().expect("short still open");
+        assert_eq!((open.side, open.entry_bar, open.entry_price), (Side::Short, 2, 99.4));
+        // Signal on the last bar is never filled: no next open.
+        assert!((report.equity[3] - (10000.0 + 10.0 * (99.4 - 100.6) + 10.0 * (99.4 - 100.8))).abs() < 1e-9);
+    }
+
+    #[test]
+    fn risk_sizing_loses_the_risk_percent_at_the_stop() {
+        let s = StrategySpec::from_json(
+            r#"{"version": 1, "name": "risk", "long_entry": {"gt": ["close", 100]}, "stop_loss": {"pips": 5},
+                "position": {"risk_percent": 1}, "initial_capital": 10000}"#,
+        )
+        .expect("spec");
+        let t = only_trade(&s, &with_bar3((100.2, 100.3, 99.5, 99.6)));
+        // 1 % of 10,000 over a 0.5 stop distance = 200 units; the loss at the stop is 100.
+        assert!((t.units - 200.0).abs() < 1e-9 && (t.pnl + 100.0).abs() < 1e-6, "{t:?}");
+    }
+}
