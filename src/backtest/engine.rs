@@ -186,6 +186,40 @@ impl Position {
     fn open_pnl(&self, price: f64) -> f64 {
         self.side.sign() * self.units * (price - self.entry_price)
     }
+
+    /// The round trip ending at `exit_price` on `exit_bar` (the last close for a trade still open).
+    fn to_trade(
+        &self,
+        ts: &[i64],
+        exit_bar: usize,
+        exit_price: f64,
+        exit_commission: f64,
+        reason: ExitReason,
+    ) -> Trade {
+        let (worst, best) = match self.side {
+            Side::Long => (self.worst.min(exit_price), self.best.max(exit_price)),
+            Side::Short => (self.worst.max(exit_price), self.best.min(exit_price)),
+        };
+        let commission = self.entry_commission + exit_commission;
+        Trade {
+            entry_bar: self.entry_bar,
+            exit_bar,
+            entry_time_nanos: ts[self.entry_bar],
+            exit_time_nanos: ts[exit_bar],
+            side: self.side,
+            units: self.units,
+            entry_price: self.entry_price,
+            exit_price,
+            pnl: self.open_pnl(exit_price) - self.entry_commission - exit_commission,
+            return_pct: (self.side.sign() * (exit_price / self.entry_price - 1.0)
+                - commission / (self.units * self.entry_price))
+                * 100.0,
+            commission,
+            mae: self.open_pnl(worst).min(0.0),
+            mfe: self.open_pnl(best).max(0.0),
+            exit_reason: reason,
+        }
+    }
 }
 
 /// An order decided on a bar's close.
@@ -261,6 +295,8 @@ struct Engine<'a> {
     equity: Vec<f64>,
     range: Range<usize>,
     bookkeeping: Bookkeeping,
+    /// Every commission paid so far.
+    commission_paid: f64,
     /// Commission paid in this bar's close fills that backtesting.py books one bar late.
     deferred_commission: f64,
 }
@@ -276,6 +312,7 @@ impl<'a> Engine<'a> {
         Self {
             range,
             bookkeeping,
+            commission_paid: 0.0,
             deferred_commission: 0.0,
             spec,
             bars,
@@ -305,35 +342,16 @@ impl<'a> Engine<'a> {
         let gross = p.open_pnl(price);
         let commission = p.units * price * self.commission_rate;
         self.cash += gross - commission;
-        let (worst, best) = match p.side {
-            Side::Long => (p.worst.min(price), p.best.max(price)),
-            Side::Short => (p.worst.max(price), p.best.min(price)),
-        };
-        let ts = self.bars.ts_nanos();
-        self.trades.push(Trade {
-            entry_bar: p.entry_bar,
-            exit_bar: bar,
-            entry_time_nanos: ts[p.entry_bar],
-            exit_time_nanos: ts[bar],
-            side: p.side,
-            units: p.units,
-            entry_price: p.entry_price,
-            exit_price: price,
-            pnl: gross - p.entry_commission - commission,
-            return_pct: (p.side.sign() * (price / p.entry_price - 1.0)
-                - (p.entry_commission + commission) / (p.units * p.entry_price))
-                * 100.0,
-            commission: p.entry_commission + commission,
-            mae: p.open_pnl(worst).min(0.0),
-            mfe: p.open_pnl(best).max(0.0),
-            exit_reason: reason,
-        });
+        self.commission_paid += commission;
+        let trade = p.to_trade(self.bars.ts_nanos(), bar, price, commission, reason);
+        self.trades.push(trade);
     }
 
     fn open_position(&mut self, bar: usize, raw_price: f64, entry: PendingEntry) {
         let price = self.adverse(raw_price, entry.side == Side::Long, true);
         let commission = entry.units * price * self.commission_rate;
         self.cash -= commission;
+        self.commission_paid += commission;
         let sign = entry.side.sign();
         let tick = self.market.tick_size;
         let round = |p: f64| if tick > 0.0 { (p / tick).round() * tick } else { p };
@@ -402,13 +420,10 @@ impl<'a> Engine<'a> {
         self.deferred_commission = 0.0;
         if let Some(order) = decided {
             if self.spec.process_orders_on_close && !(py && is_last) {
-                let cash_before = self.cash;
-                let trades_before = self.trades.len();
+                let paid_before = self.commission_paid;
                 self.execute(i, close, order);
                 if py {
-                    // Cash moved by the closed trades' gross P&L minus every commission paid in these fills.
-                    let gross: f64 = self.trades[trades_before..].iter().map(|t| t.pnl + t.commission).sum();
-                    self.deferred_commission = gross - (self.cash - cash_before);
+                    self.deferred_commission = self.commission_paid - paid_before;
                 }
             } else if !is_last {
                 self.pending = Some(order);
@@ -452,24 +467,7 @@ impl<'a> Engine<'a> {
         let last = range.end - 1;
         let ts = bars.ts_nanos();
         let close = bars.close()[last];
-        let open_trade = self.position.as_ref().map(|p| Trade {
-            entry_bar: p.entry_bar,
-            exit_bar: last,
-            entry_time_nanos: ts[p.entry_bar],
-            exit_time_nanos: ts[last],
-            side: p.side,
-            units: p.units,
-            entry_price: p.entry_price,
-            exit_price: close,
-            pnl: p.open_pnl(close) - p.entry_commission,
-            return_pct: (p.side.sign() * (close / p.entry_price - 1.0)
-                - p.entry_commission / (p.units * p.entry_price))
-                * 100.0,
-            commission: p.entry_commission,
-            mae: p.open_pnl(p.worst).min(0.0),
-            mfe: p.open_pnl(p.best).max(0.0),
-            exit_reason: ExitReason::Open,
-        });
+        let open_trade = self.position.as_ref().map(|p| p.to_trade(ts, last, close, 0.0, ExitReason::Open));
         let stats: Vec<TradeStats> = self.trades.iter().map(|t| trade_stats(t, range.start)).collect();
         let metrics = metrics::compute(&MetricsInput {
             ts_nanos: &ts[range.clone()],

@@ -26,6 +26,17 @@ pub fn report_json(report: &BacktestReport, strategy_name: &str) -> Value {
     Value::Object(object)
 }
 
+/// The closed trades as a JSON array of [`trade_json`] objects (what the library keeps).
+pub fn trades_json(report: &BacktestReport) -> Value {
+    Value::Array(report.trades.iter().map(trade_json).collect())
+}
+
+/// The equity curve as (bar time in UTC nanoseconds, equity) pairs.
+pub fn equity_points(report: &BacktestReport) -> Vec<(i64, f64)> {
+    let ts = report.bars.ts_nanos();
+    report.range.clone().zip(&report.equity).map(|(i, e)| (ts[i], *e)).collect()
+}
+
 /// One trade as JSON with ISO times.
 pub fn trade_json(t: &Trade) -> Value {
     json!({

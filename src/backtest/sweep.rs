@@ -289,11 +289,12 @@ pub fn run_sweep(
     if let Some(e) = failure.into_inner().ok().flatten() {
         return Err(e);
     }
-    let mut rows = rows.into_inner().unwrap_or_default();
+    let rows = rows.into_inner().unwrap_or_default();
     let rank = &options.rank_by;
-    rows.sort_by(|a, b| {
-        let (x, y) = (rank.value(&a.metrics), rank.value(&b.metrics));
-        let order = if rank.lower_is_better() { x.total_cmp(&y) } else { y.total_cmp(&x) };
+    // The ranking value of each row, read once ([`Metrics::get`] goes through JSON).
+    let mut keyed: Vec<(f64, SweepRow)> = rows.into_iter().map(|row| (rank.value(&row.metrics), row)).collect();
+    keyed.sort_by(|(x, a), (y, b)| {
+        let order = if rank.lower_is_better() { x.total_cmp(y) } else { y.total_cmp(x) };
         // NaN (undefined) ranks last either way.
         match (x.is_nan(), y.is_nan()) {
             (true, false) => std::cmp::Ordering::Greater,
@@ -304,6 +305,7 @@ pub fn run_sweep(
             a.params.iter().map(|p| p.1).partial_cmp(b.params.iter().map(|p| p.1)).unwrap_or(std::cmp::Ordering::Equal)
         })
     });
+    let rows: Vec<SweepRow> = keyed.into_iter().map(|(_, row)| row).collect();
     let (skipped, first_skip_reason) = skips.into_inner().unwrap_or_default();
     Ok(SweepResult { rows, combinations: combos.len(), skipped, first_skip_reason, rank_by: rank.metric.clone() })
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::{
     backtest::{
         self, MarketSpec, SeriesCache,
-        report::{report_json, write_equity_csv, write_report, write_trades_csv},
+        report::{equity_points, report_json, trades_json, write_equity_csv, write_report, write_trades_csv},
         sweep::{RankBy, SweepOptions, parse_grid, run_sweep},
         walkforward::{WalkForwardOptions, walk_forward},
     },
@@ -132,8 +132,8 @@ fn prepare(run: &RunInput) -> anyhow::Result<Prepared> {
         .unwrap_or_default();
     let market = MarketSpec::for_symbol(&symbol);
     let bars = Arc::new(loaded.bars.clone());
+    let cache = SeriesCache::new(bars.clone());
     if run.guardrails {
-        let cache = SeriesCache::new(bars.clone());
         let last = bars.len().saturating_sub(1);
         let atr = match &spec.stop_loss {
             Some(crate::strategy::Level::Atr(a)) => cache
@@ -147,7 +147,6 @@ fn prepare(run: &RunInput) -> anyhow::Result<Prepared> {
             MarketContext { price: bars.close().get(last).copied().unwrap_or(1.0), pip_size: market.pip_size, atr };
         check_guardrails(&spec, &Guardrails::default(), &context).context("the strategy breaks a guardrail")?;
     }
-    let cache = SeriesCache::new(bars);
     Ok(Prepared { spec, spec_json, loaded, market, cache })
 }
 
@@ -159,11 +158,7 @@ fn store_strategy(
 ) -> anyhow::Result<(Library, crate::store::StrategyId, crate::store::DatasetId)> {
     let path = Library::resolve_path(library)?;
     let mut lib = Library::open(&path).context("opening the library")?;
-    let existing = lib.strategies()?.into_iter().find(|s| s.name == p.spec.name && s.spec == p.spec_json);
-    let strategy_id = match existing {
-        Some(s) => s.id,
-        None => lib.add_strategy(&p.spec.name, &p.spec_json)?,
-    };
+    let strategy_id = lib.strategy_id_for(&p.spec.name, &p.spec_json)?;
     let dataset_id = lib.add_dataset(&NewDataset::from_loaded(&p.loaded, source))?;
     Ok((lib, strategy_id, dataset_id))
 }
@@ -199,14 +194,12 @@ pub fn run(args: BacktestArgs, library: Option<&Path>) -> anyhow::Result<ExitCod
     );
     if !args.run.no_library {
         let (mut lib, strategy_id, dataset_id) = store_strategy(library, &p, &args.run.input)?;
-        let ts = report.bars.ts_nanos();
-        let equity: Vec<(i64, f64)> = report.range.clone().zip(&report.equity).map(|(i, e)| (ts[i], *e)).collect();
         let id = lib.add_backtest(&NewBacktest {
             strategy_id,
             dataset_id: Some(dataset_id),
             metrics: report_json(&report, &p.spec.name),
-            equity,
-            trades: serde_json::Value::Array(report.trades.iter().map(crate::backtest::report::trade_json).collect()),
+            equity: equity_points(&report),
+            trades: trades_json(&report),
         })?;
         eprintln!("stored as backtest #{} of strategy #{} in the library", id.0, strategy_id.0);
     }

@@ -55,6 +55,14 @@ impl Library {
         })
     }
 
+    /// The id of the strategy stored with exactly this name and spec, storing it first when there is none.
+    pub fn strategy_id_for(&mut self, name: &str, spec: &serde_json::Value) -> Result<StrategyId, StoreError> {
+        match self.strategies()?.into_iter().find(|s| s.name == name && &s.spec == spec) {
+            Some(s) => Ok(s.id),
+            None => self.add_strategy(name, spec),
+        }
+    }
+
     /// Replaces a strategy's name and spec; false when it does not exist.
     pub fn update_strategy(
         &mut self,

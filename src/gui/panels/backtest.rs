@@ -15,7 +15,11 @@ use egui_extras::{Column, TableBuilder};
 use egui_plot::{Line, Plot};
 
 use crate::{
-    backtest::{BacktestReport, ExitReason, MarketSpec, Side, run_backtest},
+    backtest::{
+        BacktestReport, ExitReason, MarketSpec, Side,
+        report::{equity_points, report_json, trades_json},
+        run_backtest,
+    },
     domain::format_ts_nanos,
     ingest::LoadedBars,
     pine,
@@ -111,18 +115,14 @@ fn store(
 ) -> anyhow::Result<i64> {
     let mut lib = Library::open(path)?;
     let spec_json = serde_json::to_value(spec)?;
-    let strategy_id = match lib.strategies()?.into_iter().find(|s| s.name == spec.name && s.spec == spec_json) {
-        Some(s) => s.id,
-        None => lib.add_strategy(&spec.name, &spec_json)?,
-    };
+    let strategy_id = lib.strategy_id_for(&spec.name, &spec_json)?;
     let dataset_id = lib.add_dataset(&NewDataset::from_loaded(data, &data.source)).ok();
-    let ts = report.bars.ts_nanos();
     let id = lib.add_backtest(&NewBacktest {
         strategy_id,
         dataset_id,
-        metrics: crate::backtest::report::report_json(report, &spec.name),
-        equity: report.range.clone().zip(&report.equity).map(|(i, e)| (ts[i], *e)).collect(),
-        trades: serde_json::Value::Array(report.trades.iter().map(crate::backtest::report::trade_json).collect()),
+        metrics: report_json(report, &spec.name),
+        equity: equity_points(report),
+        trades: trades_json(report),
     })?;
     let diagnostics_json = serde_json::Value::Array(
         diagnostics
