@@ -83,6 +83,19 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 5)]
         repeat: usize,
     },
+    /// MiniCPM4 shapes with random int4 weights made in memory: prefill and decode speed beside the memory
+    /// bandwidth roofline measured in the same run.
+    Llm {
+        /// Shapes to run: 8b (MiniCPM4.1-8B) and/or 0.5b (MiniCPM4-0.5B).
+        #[arg(long, value_delimiter = ',', default_value = "0.5b,8b")]
+        shapes: Vec<String>,
+        /// Prompt tokens of the prefill.
+        #[arg(long, default_value_t = 2048)]
+        prompt: usize,
+        /// Tokens decoded after the prefill (the mean time is reported).
+        #[arg(long, default_value_t = 16)]
+        decode: usize,
+    },
 }
 
 /// Runs `aio bench`.
@@ -90,6 +103,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.which {
         BenchKind::Import { rows, repeat } => bench_import(rows, repeat.max(1)),
         BenchKind::Startup { repeat } => bench_startup(repeat.max(1)),
+        BenchKind::Llm { shapes, prompt, decode } => bench_llm(&shapes, prompt, decode),
         BenchKind::Backtest { bars, combinations, repeat, python } => {
             bench_backtest(bars.max(1000), combinations.max(1), repeat.max(1), &python)
         }
@@ -98,6 +112,60 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             bench_dukascopy(hours.max(1), ticks_per_hour.max(1), repeat.max(1), &xz)
         }
     }
+}
+
+/// MiniCPM4 shapes with random int4 weights created in memory: prefill and decode speed beside the memory-bandwidth
+/// roofline measured in the same run.
+fn bench_llm(shapes: &[String], prompt_tokens: usize, decode_tokens: usize) -> anyhow::Result<ExitCode> {
+    use crate::ai::{config::ModelConfig, models::minicpm4::MiniCpm4, quant::measure_read_bandwidth_gbs};
+    let bandwidth_gbs = measure_read_bandwidth_gbs();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("memory read bandwidth: {bandwidth_gbs:.1} GB/s ({threads} threads, measured in this run)");
+    for shape in shapes {
+        let cfg = match shape.as_str() {
+            "8b" => ModelConfig::minicpm4_8b(),
+            "0.5b" => ModelConfig::minicpm4_0_5b(),
+            other => anyhow::bail!("unknown shape {other:?} (8b or 0.5b)"),
+        };
+        eprintln!("building random int4 weights for the {shape} shape ...");
+        let model = MiniCpm4::random_int4(cfg, 42)?;
+        let vocab = model.config().vocab_size as u32;
+        let mut rng = fastrand::Rng::with_seed(7);
+        let prompt: Vec<u32> = (0..prompt_tokens.max(1)).map(|_| rng.u32(0..vocab)).collect();
+        let mut cache = model.new_cache();
+        let started = Instant::now();
+        let logits = model.forward(&prompt, &mut cache, false)?;
+        let prefill_secs = started.elapsed().as_secs_f64();
+        let mut next = crate::ai::models::minicpm4::argmax_last(&logits)?;
+        let started = Instant::now();
+        for _ in 0..decode_tokens.max(1) {
+            let logits = model.forward(&[next], &mut cache, false)?;
+            next = crate::ai::models::minicpm4::argmax_last(&logits)?;
+        }
+        let decode_secs = started.elapsed().as_secs_f64() / decode_tokens.max(1) as f64;
+        let int4_bytes = model.int4_bytes_per_token() as f64;
+        let all_bytes = model.bytes_per_token() as f64;
+        let roofline_tps = bandwidth_gbs * 1e9 / int4_bytes;
+        let decode_tps = 1.0 / decode_secs;
+        println!(
+            "MiniCPM4 {shape}: {:.2} GB int4 weights + {:.2} GB dense lm_head read per token, {:.2} GB resident",
+            int4_bytes / 1e9,
+            (all_bytes - int4_bytes) / 1e9,
+            model.weight_bytes() as f64 / 1e9
+        );
+        println!(
+            "  prefill {prompt_tokens} tokens: {prefill_secs:.2} s ({:.1} tok/s)",
+            prompt_tokens as f64 / prefill_secs
+        );
+        println!(
+            "  decode after {prompt_tokens} tokens: {decode_tps:.2} tok/s ({:.0} ms/token); roofline (int4 bytes / \
+             bandwidth) {roofline_tps:.2} tok/s; ratio {:.0} % (goal >= 70 %); effective {:.1} GB/s",
+            decode_secs * 1e3,
+            100.0 * decode_tps / roofline_tps,
+            all_bytes / decode_secs / 1e9
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn best_of(repeat: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {

@@ -9,6 +9,7 @@ mod fetch;
 mod import;
 mod indicators;
 mod library;
+mod llm;
 mod mine;
 mod patterns;
 mod pine;
@@ -72,6 +73,10 @@ pub enum Command {
     Pine(pine::PineArgs),
     /// Run benchmarks and print figures beside a reference run.
     Bench(bench::BenchArgs),
+    /// Generate text with a local MiniCPM4 model (streams to stdout).
+    Generate(llm::GenerateArgs),
+    /// Inspect a local model: `info` (architecture, quantization, memory) or `logits` (safetensors dump).
+    Model(llm::ModelArgs),
 }
 
 fn init_logging(gui_layer: Option<crate::gui::LogLayer>) {
@@ -113,6 +118,8 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
                 Command::Walkforward(args) => backtest::run_walkforward_command(args, cli.library.as_deref()),
                 Command::Pine(args) => pine::run(args),
                 Command::Bench(args) => bench::run(args),
+                Command::Generate(args) => llm::run_generate(args),
+                Command::Model(args) => llm::run_model(args),
             }
         }
     };

@@ -1232,6 +1232,45 @@ pub struct ChartFinding {
     pub regime: Option<String>,
 }
 
+/// JSON Schema of a findings array (what a model asked for chart findings must produce): pattern, volatility and
+/// regime names from their enums, strength in `0..=1`, positive levels, RFC 3339 UTC times, at most 20 findings.
+pub fn findings_json_schema() -> serde_json::Value {
+    let patterns: Vec<&str> = PatternKind::ALL.iter().map(|k| k.name()).collect();
+    let volatility: Vec<&str> = [
+        VolatilityState::Low,
+        VolatilityState::Normal,
+        VolatilityState::Elevated,
+        VolatilityState::Extreme,
+        VolatilityState::Unknown,
+    ]
+    .iter()
+    .map(|v| v.name())
+    .collect();
+    let regimes: Vec<&str> =
+        [Regime::TrendUp, Regime::TrendDown, Regime::Range, Regime::Unknown].iter().map(|r| r.name()).collect();
+    let rfc3339_utc =
+        "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z$";
+    serde_json::json!({
+        "type": "array",
+        "maxItems": 20,
+        "items": {
+            "type": "object",
+            "properties": {
+                "pattern": {"enum": patterns},
+                "strength": {"type": "number", "minimum": 0, "maximum": 1},
+                "volatility": {"enum": volatility},
+                "support_resistance": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "maxItems": 8},
+                "start": {"type": "string", "pattern": rfc3339_utc},
+                "end": {"type": "string", "pattern": rfc3339_utc},
+                "confirmed": {"type": "boolean"},
+                "regime": {"enum": regimes}
+            },
+            "required": ["pattern", "strength", "volatility", "support_resistance", "start", "end"],
+            "additionalProperties": false
+        }
+    })
+}
+
 /// Parses bare findings JSON: an array of [`ChartFinding`] objects, or a single object (text not starting
 /// with `[` after whitespace).
 pub fn parse_findings(json: &str) -> Result<Vec<ChartFinding>, serde_json::Error> {
@@ -1667,11 +1706,14 @@ mod tests {
         assert_eq!(f.confirmed, Some(true));
         let json = serde_json::to_string(&findings).expect("serializable");
         let value: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
-        let keys: Vec<&str> = value[0].as_object().expect("object").keys().map(String::as_str).collect();
+        // Key order is an implementation detail of serde_json's map (sorted, or insertion order with
+        // `preserve_order`, which llguidance turns on): compare the sets.
+        let mut keys: Vec<&str> = value[0].as_object().expect("object").keys().map(String::as_str).collect();
         let mut want =
             ["pattern", "strength", "volatility", "support_resistance", "start", "end", "confirmed", "regime"];
+        keys.sort_unstable();
         want.sort_unstable();
-        assert_eq!(keys, want); // serde_json's map is ordered by key
+        assert_eq!(keys, want);
         // serde_json parses floats to within 1 ULP unless its `float_roundtrip` feature is on: compare floats
         // with a relative tolerance, everything else exactly.
         let back = parse_findings(&json).expect("parses");
