@@ -14,5 +14,6 @@ pub mod indicators;
 pub mod ingest;
 pub mod patterns;
 pub mod pine;
+pub mod render;
 pub mod store;
 pub mod strategy;

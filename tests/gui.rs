@@ -400,3 +400,75 @@ fn the_backtest_panel_runs_the_spec_shows_results_and_pine_and_stores_both() {
     let scripts = lib.pine_scripts_for_strategy(strategy.id).unwrap();
     assert_eq!(scripts[0].source, outcome.pine);
 }
+
+#[test]
+fn the_chart_zooms_pans_and_resets_by_mouse_and_keyboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = LaunchOptions { sample: true, library: Some(dir.path().join("lib.sqlite")), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+    step_until(&mut h, "the chart to draw", |app| app.chart().last_plan().is_some());
+    let n = 5_000usize;
+    let rect = h.state().chart().rect.expect("chart drawn");
+    let start = h.state().chart().view;
+    assert!((start.span_bars() - 150.0).abs() < 1e-6, "{start:?}");
+    let at = egui::pos2(rect.min.x + rect.width() * 0.4, rect.center().y);
+    // The bar under the cursor before zooming.
+    let bar_under = |app: &WorkstationApp| {
+        let plan = app.chart().last_plan().unwrap();
+        let ppp = plan.canvas[0] / rect.width();
+        plan.panes[0].chart_from_screen(((at.x - rect.min.x) * ppp) as f64, 0.0)[0]
+    };
+    h.hover_at(at);
+    h.run_steps(2);
+    let before = bar_under(h.state());
+
+    // Wheel up zooms in around the cursor.
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 240.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Wheel,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(20);
+    let zoomed = h.state().chart().view;
+    assert!(zoomed.span_bars() < start.span_bars() * 0.8, "{zoomed:?}");
+    assert!(
+        (bar_under(h.state()) - before).abs() < 0.5,
+        "the bar under the cursor moved: {before} -> {}",
+        bar_under(h.state())
+    );
+
+    // Dragging right shows earlier bars.
+    h.drag_at(at);
+    h.run_steps(1);
+    for k in 1..=10 {
+        h.hover_at(at + egui::vec2(20.0 * k as f32, 0.0));
+        h.run_steps(1);
+    }
+    h.drop_at(at + egui::vec2(200.0, 0.0));
+    h.run_steps(2);
+    let panned = h.state().chart().view;
+    assert!(panned.x_min < zoomed.x_min - 5.0, "{zoomed:?} -> {panned:?}");
+    assert!((panned.span_bars() - zoomed.span_bars()).abs() < 1e-6);
+
+    // Keyboard: Home shows the first bar, End the last, minus zooms out.
+    h.hover_at(at);
+    h.run_steps(1);
+    h.key_press(egui::Key::Home);
+    h.run_steps(2);
+    assert_eq!(h.state().chart().view.visible_bars(n).0, 0);
+    h.key_press(egui::Key::End);
+    h.run_steps(2);
+    assert_eq!(h.state().chart().view.visible_bars(n).1, n);
+    let span = h.state().chart().view.span_bars();
+    h.key_press(egui::Key::Minus);
+    h.run_steps(2);
+    assert!(h.state().chart().view.span_bars() > span * 1.2);
+
+    // The frame drawn shows the candles of the view, through the wgpu renderer.
+    let image = h.render().expect("wgpu render");
+    assert!(count_near(&image, theme::CANDLE_UP) > 100, "no up candles");
+    assert!(count_near(&image, theme::CANDLE_DOWN) > 100, "no down candles");
+}

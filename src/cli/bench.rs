@@ -83,6 +83,22 @@ pub enum BenchKind {
         #[arg(long, default_value_t = 5)]
         repeat: usize,
     },
+    /// Chart frames drawn offscreen at 1920×1080 (lavapipe without a GPU) for growing bar counts, fully zoomed out
+    /// and at a 200-bar view, beside a 2,000-bar chart in the same run; and the first frame after loading.
+    Chart {
+        /// Bar counts to load (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000,10000000")]
+        bars: Vec<usize>,
+        /// Frames per case (the mean is reported).
+        #[arg(long, default_value_t = 20)]
+        frames: usize,
+        /// Image width.
+        #[arg(long, default_value_t = 1920)]
+        width: u32,
+        /// Image height.
+        #[arg(long, default_value_t = 1080)]
+        height: u32,
+    },
     /// MiniCPM4 shapes with random int4 weights made in memory: prefill and decode speed beside the memory
     /// bandwidth roofline measured in the same run.
     Llm {
@@ -104,6 +120,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchKind::Import { rows, repeat } => bench_import(rows, repeat.max(1)),
         BenchKind::Startup { repeat } => bench_startup(repeat.max(1)),
         BenchKind::Llm { shapes, prompt, decode } => bench_llm(&shapes, prompt, decode),
+        BenchKind::Chart { bars, frames, width, height } => bench_chart(&bars, frames.max(1), [width, height]),
         BenchKind::Backtest { bars, combinations, repeat, python } => {
             bench_backtest(bars.max(1000), combinations.max(1), repeat.max(1), &python)
         }
@@ -112,6 +129,74 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             bench_dukascopy(hours.max(1), ticks_per_hour.max(1), repeat.max(1), &xz)
         }
     }
+}
+
+/// Chart frame times: full zoom-out and a 200-bar view per bar count, beside a 2,000-bar zoomed-out chart, and
+/// the first frame after loading (levels of detail, upload, plan, draw).
+fn bench_chart(counts: &[usize], frames: usize, size: [u32; 2]) -> anyhow::Result<ExitCode> {
+    use crate::render::{Annotations, ChartData, ChartTheme, ChartView, LayoutStyle, OffscreenRenderer, plan_frame};
+    use std::sync::Arc;
+    let mut renderer = OffscreenRenderer::new()?;
+    println!(
+        "adapter: {}  ({}x{}, SMA 20 + Bollinger 20 + RSI 14 + MACD, mean of {frames} frames)",
+        renderer.adapter_name(),
+        size[0],
+        size[1]
+    );
+    let theme = ChartTheme::DARK;
+    let style = LayoutStyle::default();
+    let specs = crate::indicators::parse_spec_list("sma:20,bb:20:2,rsi:14,macd:12:26:9")?;
+    let canvas = [size[0] as f32, size[1] as f32];
+    let frame_ms = |renderer: &mut OffscreenRenderer, n: usize| -> anyhow::Result<(f64, f64, f64)> {
+        let (ts, open, high, low, close) = random_walk_bars(n, n as u64);
+        let volume = (0..n).map(|i| ((i * 7_919) % 1_000) as f64).collect();
+        let bars = Arc::new(crate::domain::Bars::new(ts, open, high, low, close, volume));
+        let mut indicators = Vec::new();
+        for spec in &specs {
+            indicators.push((spec.clone(), spec.compute(&bars)?));
+        }
+        let loaded = Instant::now();
+        let data = ChartData::new(Arc::clone(&bars), &indicators, "BENCH · M1".into(), 5, &theme);
+        let dataset = renderer.upload(&data);
+        let out = ChartView::fit_all(n);
+        let plan = plan_frame(&data, &out, canvas, &theme, &Annotations::default(), &style);
+        renderer.draw(&dataset, &plan)?;
+        let first_ms = loaded.elapsed().as_secs_f64() * 1e3;
+        let mut time = |view: &ChartView| -> anyhow::Result<f64> {
+            let t = Instant::now();
+            let mut plan_secs = 0.0;
+            for k in 0..frames {
+                // A moving crosshair, as while the mouse moves: the plan is rebuilt every frame.
+                let annotations = Annotations { crosshair: Some([100.0 + k as f32, 300.0]), ..Default::default() };
+                let planned = Instant::now();
+                let plan = plan_frame(&data, view, canvas, &theme, &annotations, &style);
+                plan_secs += planned.elapsed().as_secs_f64();
+                renderer.draw(&dataset, &plan)?;
+            }
+            if std::env::var_os("AIO_BENCH_VERBOSE").is_some() {
+                eprintln!(
+                    "  {n} bars, span {:.0}: planning {:.2} ms/frame",
+                    view.span_bars(),
+                    plan_secs * 1e3 / frames as f64
+                );
+            }
+            Ok(t.elapsed().as_secs_f64() * 1e3 / frames as f64)
+        };
+        let zoomed_out = time(&out)?;
+        let zoomed_in = time(&ChartView::latest_span(n, 200.0))?;
+        Ok((first_ms, zoomed_out, zoomed_in))
+    };
+    let (_, reference, _) = frame_ms(&mut renderer, 2_000)?;
+    println!("reference: 2,000 bars fully zoomed out: {reference:.2} ms/frame");
+    println!(
+        "{:>12} {:>16} {:>10} {:>16} {:>18}",
+        "bars", "zoomed out (ms)", "× 2k ref", "200-bar view (ms)", "first frame (ms)"
+    );
+    for &n in counts {
+        let (first, out, view) = frame_ms(&mut renderer, n.max(2))?;
+        println!("{n:>12} {out:>16.2} {:>10.2} {view:>16.2} {first:>18.1}", out / reference);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// MiniCPM4 shapes with random int4 weights created in memory: prefill and decode speed beside the memory-bandwidth

@@ -13,6 +13,7 @@ mod llm;
 mod mine;
 mod patterns;
 mod pine;
+mod render;
 mod resample;
 mod validate;
 
@@ -71,6 +72,8 @@ pub enum Command {
     Walkforward(backtest::WalkForwardArgs),
     /// Generate, check or fix Pine Script v5.
     Pine(pine::PineArgs),
+    /// Draw a chart offscreen (no window; lavapipe without a GPU) and write it as PNG.
+    Render(render::RenderArgs),
     /// Run benchmarks and print figures beside a reference run.
     Bench(bench::BenchArgs),
     /// Generate text with a local MiniCPM4 model (streams to stdout).
@@ -117,6 +120,7 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
                 Command::Sweep(args) => backtest::run_sweep_command(args, cli.library.as_deref()),
                 Command::Walkforward(args) => backtest::run_walkforward_command(args, cli.library.as_deref()),
                 Command::Pine(args) => pine::run(args),
+                Command::Render(args) => render::run(args),
                 Command::Bench(args) => bench::run(args),
                 Command::Generate(args) => llm::run_generate(args),
                 Command::Model(args) => llm::run_model(args),

@@ -99,6 +99,9 @@ impl WorkstationApp {
         if !dock::tree_is_complete(&persisted.tree) {
             persisted.tree = dock::default_tree();
         }
+        if let Some(render_state) = cc.wgpu_render_state.as_ref() {
+            crate::render::egui_bridge::install(render_state);
+        }
         let library_path = match Library::resolve_path(launch.library.as_deref()) {
             Ok(p) => Some(p),
             Err(err) => {
@@ -189,7 +192,12 @@ impl WorkstationApp {
         self.open(LoadSource::Dukascopy(spec), Some(ctx.clone()));
     }
 
-    /// The loaded data, if any.
+    /// The chart panel (its view, drawings and last frame).
+    pub fn chart(&self) -> &ChartPanel {
+        &self.chart
+    }
+
+    /// The dataset on screen.
     pub fn dataset(&self) -> Option<&LoadedBars> {
         self.dataset.as_deref()
     }
@@ -576,7 +584,7 @@ impl egui_tiles::Behavior<Tab> for Behavior<'_> {
             match pane {
                 Tab::Chart => {
                     let studies = self.app.studies.clone();
-                    self.app.chart.ui(ui, dataset.as_deref(), studies.as_deref(), &self.app.persisted.studies);
+                    self.app.chart.ui(ui, dataset.as_ref(), studies.as_ref(), &self.app.persisted.studies);
                 }
                 Tab::Patterns => panels::patterns::ui(
                     ui,

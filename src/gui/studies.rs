@@ -21,26 +21,6 @@ use crate::{
     },
 };
 
-/// Where an indicator is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement {
-    /// On the price chart (moving averages, bands).
-    Overlay,
-    /// In its own pane below the chart, sharing the time axis.
-    Pane,
-}
-
-/// The placement of an indicator.
-pub fn placement(spec: &IndicatorSpec) -> Placement {
-    match spec {
-        IndicatorSpec::Sma { .. }
-        | IndicatorSpec::Ema { .. }
-        | IndicatorSpec::Wma { .. }
-        | IndicatorSpec::Bb { .. } => Placement::Overlay,
-        _ => Placement::Pane,
-    }
-}
-
 /// One indicator of the menu with its on/off state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyIndicator {

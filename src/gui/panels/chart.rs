@@ -1,31 +1,57 @@
-//! The Chart panel: candlesticks of the loaded bars with egui_plot (until the wgpu chart renderer lands),
-//! indicator overlays, oscillator panes on the same time axis, and pattern markers with their tooltips.
-//!
-//! The x axis is the bar index, as on TradingView: closed-market hours take no space, and every candle has
-//! the same width. Axis labels and the crosshair legend map the index back to the bar's time.
+//! The Chart panel: the wgpu chart renderer (`crate::render`) inside egui, with TradingView's interaction:
+//! wheel zoom around the cursor, drag to pan, drag the price axis to scale, double-click to reset, keys
+//! (←/→, +/−, Home/End, Delete, Esc), log and percentage scales, crosshair legend, drawing tools, and
+//! "Export PNG" through the same offscreen renderer as `aio render`.
 
-use egui_plot::{
-    Bar, BarChart, BoxElem, BoxPlot, BoxSpread, HLine, Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points, Text,
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        mpsc::{Receiver, TryRecvError},
+    },
 };
 
 use crate::{
-    domain::Bars,
-    gui::{
-        studies::{Placement, Studies, StudySettings, placement},
-        theme,
-    },
-    indicators::{Column, IndicatorSpec},
+    gui::studies::{Studies, StudySettings},
     ingest::LoadedBars,
     patterns::candles::CandlePattern,
+    render::{
+        Anchor, Annotations, ChartData, ChartTheme, ChartView, Drawing, DrawingKind, FramePlan, LayoutStyle,
+        OffscreenRenderer, PriceScale,
+        drawings::time_at,
+        egui_bridge, plan_frame,
+        scene::{PatternOutline, TradeMark},
+    },
 };
 
-/// Most candles drawn per frame; beyond that neighbouring bars are merged (keeping every high and low).
-const MAX_CANDLES: usize = 2_000;
-/// Bars shown when a dataset is first opened.
-const INITIAL_BARS: usize = 300;
+/// One backtest trade on the chart.
+pub type TradeMarker = TradeMark;
+
+/// Colour theme choice of the chart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ChartThemeChoice {
+    /// Dark or light with the workstation.
+    #[default]
+    FollowUi,
+    /// Always dark.
+    Dark,
+    /// Always light.
+    Light,
+}
+
+/// What a drag on the chart does, decided where it starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DragMode {
+    /// Pan time (and prices when not auto-fitting).
+    Pan,
+    /// Scale the price axis.
+    ScalePrice,
+    /// Move drawing `index`.
+    MoveDrawing(usize),
+}
 
 /// State of the chart panel.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ChartPanel {
     /// Set when a new dataset arrives so the view jumps to its latest bars.
     pub reset_view: bool,
@@ -33,406 +59,436 @@ pub struct ChartPanel {
     pub focus: Option<(usize, usize)>,
     /// Trades of the last backtest, drawn as entry and exit markers joined by a line.
     pub trades: Vec<TradeMarker>,
+    /// The view (visible bars, price range and scale).
+    pub view: ChartView,
+    /// Theme choice.
+    pub theme: ChartThemeChoice,
+    /// Drawings of the dataset on screen.
+    pub drawings: Vec<Drawing>,
+    /// The selected drawing.
+    pub selected: Option<usize>,
+    /// The drawing tool in use.
+    pub tool: Option<DrawingKind>,
+    pending_anchor: Option<Anchor>,
+    drag: Option<DragMode>,
+    data: Option<Arc<ChartData>>,
+    data_source: (usize, usize, bool),
+    last_plan: Option<Arc<FramePlan>>,
+    export: Option<Receiver<Result<Option<PathBuf>, String>>>,
+    /// The last export's outcome, shown in the toolbar.
+    export_message: Option<String>,
+    /// Set when the drawings changed (the app saves them in the library).
+    pub drawings_changed: bool,
+    /// Where the chart was drawn last, in points (None before the first frame).
+    pub rect: Option<egui::Rect>,
 }
-
-/// One backtest trade on the chart.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TradeMarker {
-    /// Bar of the entry fill.
-    pub entry_bar: usize,
-    /// Bar of the exit fill.
-    pub exit_bar: usize,
-    /// Entry price.
-    pub entry_price: f64,
-    /// Exit price.
-    pub exit_price: f64,
-    /// Long (else short).
-    pub long: bool,
-    /// Closed with a profit.
-    pub profit: bool,
-}
-
-/// Formats the time of the bar nearest to x (a bar index) at a resolution suited to the visible span.
-pub fn format_time_axis(bars: &Bars, x: f64, span_bars: f64) -> String {
-    let Some(ts) = nearest_index(bars, x).and_then(|i| bars.ts_nanos().get(i).copied()) else {
-        return String::new();
-    };
-    let span_secs = span_bars * bars.median_step_secs();
-    let dt = chrono::DateTime::from_timestamp_nanos(ts);
-    if span_secs > 180.0 * 86_400.0 {
-        dt.format("%Y-%m").to_string()
-    } else if span_secs > 10.0 * 86_400.0 {
-        dt.format("%Y-%m-%d").to_string()
-    } else {
-        dt.format("%m-%d %H:%M").to_string()
-    }
-}
-
-fn nearest_index(bars: &Bars, x: f64) -> Option<usize> {
-    let last = bars.len().checked_sub(1)?;
-    (x.is_finite() && x >= -0.5 && x <= last as f64 + 0.5).then(|| x.round().clamp(0.0, last as f64) as usize)
-}
-
-/// The candles for bars `[start, end)`, merging groups of bars when there are more than [`MAX_CANDLES`].
-pub fn candles(bars: &Bars, start: usize, end: usize) -> Vec<BoxElem> {
-    let end = end.min(bars.len());
-    let start = start.min(end);
-    let group = (end - start).div_ceil(MAX_CANDLES).max(1);
-    let (open, high, low, close) = (bars.open(), bars.high(), bars.low(), bars.close());
-    let mut out = Vec::with_capacity((end - start) / group + 1);
-    let mut i = start;
-    while i < end {
-        let j = (i + group).min(end);
-        let hi = high[i..j].iter().copied().fold(f64::MIN, f64::max);
-        let lo = low[i..j].iter().copied().fold(f64::MAX, f64::min);
-        let (o, c) = (open[i], close[j - 1]);
-        let color = if c >= o { theme::CANDLE_UP } else { theme::CANDLE_DOWN };
-        let x = 0.5 * (i + j - 1) as f64;
-        out.push(
-            BoxElem::new(x, BoxSpread::new(lo, o.min(c), c, o.max(c), hi))
-                .box_width(group as f64 * 0.7)
-                .whisker_width(0.0)
-                .fill(color)
-                .stroke(egui::Stroke::new(1.0, color)),
-        );
-        i = j;
-    }
-    out
-}
-
-/// Height of one indicator pane in points.
-const PANE_HEIGHT: f32 = 110.0;
-/// Candlestick markers are drawn when at most this many bars are visible (the tooltip always lists them).
-const MAX_MARKER_BARS: usize = 600;
-/// Most points per indicator line drawn per frame; longer visible ranges are sampled.
-const MAX_LINE_POINTS: usize = 4_000;
 
 impl ChartPanel {
-    /// Draws the panel: candles with overlays, pattern markers and chart patterns, then one pane per oscillator,
-    /// all sharing the bar-index axis.
+    /// The chart data on screen, if any.
+    pub fn data(&self) -> Option<&Arc<ChartData>> {
+        self.data.as_ref()
+    }
+
+    /// The last frame drawn.
+    pub fn last_plan(&self) -> Option<&FramePlan> {
+        self.last_plan.as_deref()
+    }
+
+    fn theme(&self, ui: &egui::Ui) -> ChartTheme {
+        match self.theme {
+            ChartThemeChoice::Dark => ChartTheme::DARK,
+            ChartThemeChoice::Light => ChartTheme::LIGHT,
+            ChartThemeChoice::FollowUi if ui.visuals().dark_mode => ChartTheme::DARK,
+            ChartThemeChoice::FollowUi => ChartTheme::LIGHT,
+        }
+    }
+
+    /// Rebuilds the chart data when the dataset, the studies or the theme changed (levels of detail are built
+    /// here once; the GPU upload follows in the paint callback).
+    fn sync_data(&mut self, data: &Arc<LoadedBars>, studies: Option<&Arc<Studies>>, theme: &ChartTheme, dark: bool) {
+        let source = (Arc::as_ptr(data) as usize, studies.map_or(0, |s| Arc::as_ptr(s) as usize), dark);
+        if self.data.is_some() && self.data_source == source {
+            return;
+        }
+        let indicators = studies.map(|s| s.indicators.as_slice()).unwrap_or_default();
+        let title = format!(
+            "{} · {}",
+            data.symbol.as_deref().unwrap_or("?"),
+            data.timeframe.map(|t| t.to_string()).unwrap_or_default()
+        );
+        let same_bars = self.data_source.0 == source.0;
+        self.data =
+            Some(Arc::new(ChartData::new(Arc::new(data.bars.clone()), indicators, title, data.price_digits(), theme)));
+        self.data_source = source;
+        if !same_bars {
+            self.view = ChartView::latest(data.bars.len());
+            self.selected = None;
+        }
+    }
+
+    /// Draws the panel. `data` and `studies` are the app's current dataset and their studies.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
-        dataset: Option<&LoadedBars>,
-        studies: Option<&Studies>,
+        dataset: Option<&Arc<LoadedBars>>,
+        studies: Option<&Arc<Studies>>,
         settings: &StudySettings,
     ) {
-        let Some(data) = dataset else {
+        let Some(dataset) = dataset else {
             ui.centered_and_justified(|ui| ui.label("No data loaded. File > Open, or drop a CSV/Parquet file here."));
             return;
         };
-        let bars = &data.bars;
-        let n = bars.len();
-        let Some(last) = bars.get(n.saturating_sub(1)) else { return };
+        let n = dataset.bars.len();
         // Studies of another dataset (a newer load) are not drawn.
         let studies = studies.filter(|s| s.bars == n);
-        let digits = data.price_digits();
-        ui.horizontal(|ui| {
-            ui.strong(data.symbol.as_deref().unwrap_or("?"));
-            ui.label(data.timeframe.map(|t| t.to_string()).unwrap_or_default());
-            ui.separator();
-            ui.label(format!(
-                "O {:.d$}  H {:.d$}  L {:.d$}  C {:.d$}",
-                last.open,
-                last.high,
-                last.low,
-                last.close,
-                d = digits
-            ));
-            ui.separator();
-            ui.weak(format!("{n} bars"));
-            if let Some(chart) = studies.and_then(|s| s.chart.as_ref()) {
-                ui.separator();
-                ui.weak(format!("regime {}, volatility {}", chart.regime.regime.name(), chart.volatility.state.name()));
-            }
-        });
-        let panes: Vec<&(IndicatorSpec, Vec<Column>)> = studies
-            .map(|s| s.indicators.iter().filter(|(spec, _)| placement(spec) == Placement::Pane).collect())
-            .unwrap_or_default();
-        let link = egui::Id::unique("aio_chart_time_axis");
-        let main_height = (ui.available_height() - panes.len() as f32 * (PANE_HEIGHT + 4.0)).max(150.0);
-        let mut plot = Plot::new("chart_plot")
-            .height(main_height)
-            .allow_boxed_zoom(false)
-            .auto_bounds(egui::Vec2b::new(false, true))
-            .link_axis(link, [true, false])
-            .link_cursor(link, [true, false])
-            .x_axis_formatter(|mark, range| format_time_axis(bars, mark.value, range.end() - range.start()))
-            .y_axis_formatter(move |mark, _| format!("{:.d$}", mark.value, d = digits))
-            .label_formatter(move |hover| {
-                let pos = match hover {
-                    egui_plot::HoverPosition::NearDataPoint { position, .. } => *position,
-                    egui_plot::HoverPosition::Elsewhere { position } => *position,
-                };
-                hover_label(bars, studies, pos, digits)
-            });
+        let theme = self.theme(ui);
+        let dark = theme == ChartTheme::DARK;
+        self.sync_data(dataset, studies, &theme, dark);
+        let Some(data) = self.data.clone() else { return };
         if self.reset_view {
-            let first = n.saturating_sub(INITIAL_BARS);
-            plot = plot.reset().default_x_bounds(first as f64 - 1.0, n as f64 + 2.0);
+            self.view = ChartView::latest(n);
             self.reset_view = false;
         }
         if let Some((from, to)) = self.focus.take() {
-            let margin = ((to - from) / 2).max(20) as f64;
-            plot = plot.reset().default_x_bounds(from as f64 - margin, to as f64 + margin);
+            self.view.show_bars(from, to, n);
         }
-        plot.show(ui, |plot_ui| {
-            let b = plot_ui.plot_bounds();
-            let (start, end) = visible_range(n, b.min()[0], b.max()[0]);
-            plot_ui.box_plot(
-                BoxPlot::new("bars", candles(bars, start, end)).element_formatter(Box::new(|_, _| String::new())),
-            );
-            trades_ui(plot_ui, &self.trades, start, end, n);
-            let Some(studies) = studies else { return };
-            for (spec, columns) in studies.indicators.iter().filter(|(spec, _)| placement(spec) == Placement::Overlay) {
-                for (k, column) in columns.iter().enumerate() {
-                    let color = if matches!(spec, IndicatorSpec::Bb { .. }) {
-                        theme::BANDS
-                    } else {
-                        theme::STUDY_LINES[k % theme::STUDY_LINES.len()]
-                    };
-                    plot_ui.line(
-                        Line::new(column.name.clone(), line_points(&column.values, start, end)).color(color).width(1.2),
-                    );
-                }
-            }
-            if settings.candle_markers && end - start <= MAX_MARKER_BARS {
-                let (bull, bear) = marker_points(bars, studies, start, end);
-                plot_ui.points(
-                    Points::new("bullish patterns", bull)
-                        .shape(MarkerShape::Up)
-                        .radius(4.0)
-                        .color(theme::BULLISH)
-                        .filled(true),
-                );
-                plot_ui.points(
-                    Points::new("bearish patterns", bear)
-                        .shape(MarkerShape::Down)
-                        .radius(4.0)
-                        .color(theme::BEARISH)
-                        .filled(true),
-                );
-            }
-            if settings.chart_patterns
-                && let Some(chart) = &studies.chart
-            {
-                for p in chart.patterns.iter().filter(|p| p.end >= start && p.start < end) {
-                    let pivots: Vec<[f64; 2]> = p.pivots.iter().map(|s| [s.index as f64, s.price]).collect();
-                    plot_ui.line(Line::new(p.kind.name(), pivots).color(theme::CHART_PATTERN).width(2.0));
-                    if let Some(top) = p.pivots.iter().map(|s| s.price).reduce(f64::max) {
-                        let label = format!(
-                            "{} {:.2}{}",
-                            p.kind.name().replace('_', " "),
-                            p.strength,
-                            if p.confirmed { "" } else { " (forming)" }
-                        );
-                        plot_ui.text(
-                            Text::new(p.kind.name(), PlotPoint::new(p.start as f64, top), label)
-                                .color(theme::CHART_PATTERN)
-                                .anchor(egui::Align2::LEFT_BOTTOM),
-                        );
+        self.poll_export();
+        self.toolbar_ui(ui, &data, &theme);
+
+        let (rect, response) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click_and_drag());
+        if rect.width() < 8.0 || rect.height() < 8.0 {
+            return;
+        }
+        self.rect = Some(rect);
+        let ppp = ui.ctx().pixels_per_point();
+        let canvas = [rect.width() * ppp, rect.height() * ppp];
+        let style = LayoutStyle::scaled(ppp);
+        let to_px = |p: egui::Pos2| [(p.x - rect.min.x) * ppp, (p.y - rect.min.y) * ppp];
+        let hover = response.hover_pos().map(to_px);
+        let mut annotations = self.annotations(&data, studies.map(|s| s.as_ref()), settings);
+        // Input is read against the frame as it stands, then the frame is planned again with the new view.
+        let before = plan_frame(&data, &self.view, canvas, &theme, &annotations, &style);
+        self.handle_input(ui, &response, &before, &data, hover, ppp);
+        annotations.drawings.clone_from(&self.drawings);
+        annotations.selected = self.selected;
+        annotations.crosshair = hover;
+        if let (Some(tool), Some(a), Some([x, y])) = (self.tool, self.pending_anchor, hover)
+            && let Some(main) = before.panes.first()
+        {
+            // The drawing being placed follows the pointer.
+            let [bx, price] = main.chart_from_screen(x as f64, y as f64);
+            let b = Anchor { ts_nanos: time_at(data.bars.ts_nanos(), bx), price };
+            annotations.drawings.push(Drawing::new(tool, a, b));
+        }
+        let plan = Arc::new(plan_frame(&data, &self.view, canvas, &theme, &annotations, &style));
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 0.0, egui_bridge::color32(theme.background));
+        egui_bridge::paint_chart(&painter, rect, Arc::clone(&data), Arc::clone(&plan));
+        egui_bridge::paint_labels(&painter, rect, &plan, ppp);
+        if hover.is_some() {
+            ui.ctx().set_cursor_icon(if self.tool.is_some() {
+                egui::CursorIcon::Crosshair
+            } else if matches!(self.drag, Some(DragMode::Pan)) {
+                egui::CursorIcon::Grabbing
+            } else if response.hover_pos().is_some_and(|p| plan.price_axis.contains(to_px(p)[0], to_px(p)[1])) {
+                egui::CursorIcon::ResizeVertical
+            } else {
+                egui::CursorIcon::Crosshair
+            });
+        }
+        self.last_plan = Some(plan);
+    }
+
+    /// Candlestick markers, chart patterns and trades of the current studies.
+    fn annotations(&self, data: &ChartData, studies: Option<&Studies>, settings: &StudySettings) -> Annotations {
+        let mut a = Annotations { trades: self.trades.clone(), ..Default::default() };
+        let Some(studies) = studies else { return a };
+        if settings.candle_markers {
+            let directional = |p: CandlePattern| !matches!(p, CandlePattern::Doji | CandlePattern::SpinningTop);
+            a.markers = studies
+                .markers
+                .iter()
+                .filter(|m| directional(m.pattern) && m.index < data.bars.len())
+                .map(|m| (m.index, m.value > 0))
+                .collect();
+            a.markers.dedup();
+        }
+        if settings.chart_patterns
+            && let Some(chart) = &studies.chart
+        {
+            a.patterns = chart
+                .patterns
+                .iter()
+                .map(|p| PatternOutline {
+                    pivots: p.pivots.iter().map(|s| (s.index, s.price)).collect(),
+                    label: format!(
+                        "{} {:.2}{}",
+                        p.kind.name().replace('_', " "),
+                        p.strength,
+                        if p.confirmed { "" } else { " (forming)" }
+                    ),
+                })
+                .collect();
+        }
+        a
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut egui::Ui, data: &Arc<ChartData>, theme: &ChartTheme) {
+        let n = data.bars.len();
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(&data.title);
+            ui.weak(format!("{n} bars"));
+            ui.separator();
+            egui::ComboBox::new("chart_scale", "Scale")
+                .selected_text(match self.view.scale {
+                    PriceScale::Linear => "Linear",
+                    PriceScale::Log => "Log",
+                    PriceScale::Percent => "%",
+                })
+                .width(60.0)
+                .show_ui(ui, |ui| {
+                    for (scale, name) in
+                        [(PriceScale::Linear, "Linear"), (PriceScale::Log, "Log"), (PriceScale::Percent, "%")]
+                    {
+                        if ui.selectable_value(&mut self.view.scale, scale, name).clicked() {
+                            self.view.auto_fit = true;
+                        }
                     }
+                });
+            ui.checkbox(&mut self.view.auto_fit, "Auto").on_hover_text("Fit prices to the visible bars");
+            egui::ComboBox::new("chart_theme", "Theme")
+                .selected_text(match self.theme {
+                    ChartThemeChoice::FollowUi => "Auto",
+                    ChartThemeChoice::Dark => "Dark",
+                    ChartThemeChoice::Light => "Light",
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.theme, ChartThemeChoice::FollowUi, "Auto");
+                    ui.selectable_value(&mut self.theme, ChartThemeChoice::Dark, "Dark");
+                    ui.selectable_value(&mut self.theme, ChartThemeChoice::Light, "Light");
+                });
+            if ui.button("Reset").on_hover_text("Latest bars, prices fitted (double-click)").clicked() {
+                self.view = ChartView::latest(n);
+            }
+            if ui.button("All").on_hover_text("Every bar").clicked() {
+                self.view = ChartView::fit_all(n);
+            }
+            ui.separator();
+            for kind in DrawingKind::ALL {
+                let on = self.tool == Some(kind);
+                if ui.selectable_label(on, kind.name()).clicked() {
+                    self.tool = if on { None } else { Some(kind) };
+                    self.pending_anchor = None;
                 }
+            }
+            if !self.drawings.is_empty() && ui.button("Clear drawings").clicked() {
+                self.drawings.clear();
+                self.selected = None;
+                self.drawings_changed = true;
+            }
+            ui.separator();
+            let exporting = self.export.is_some();
+            if ui.add_enabled(!exporting, egui::Button::new("Export PNG…")).clicked() {
+                self.start_export(ui.ctx().clone(), Arc::clone(data), *theme);
+            }
+            if exporting {
+                ui.spinner();
+            }
+            if let Some(message) = &self.export_message {
+                ui.weak(message);
             }
         });
-        for (spec, columns) in panes {
-            ui.add_space(4.0);
-            pane_ui(ui, link, bars, spec, columns);
+    }
+
+    fn handle_input(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        plan: &FramePlan,
+        data: &ChartData,
+        hover: Option<[f32; 2]>,
+        ppp: f32,
+    ) {
+        let n = data.bars.len();
+        let ts = data.bars.ts_nanos();
+        let Some(main) = plan.panes.first().copied() else { return };
+        let current = (self.view.scale.price_of(main.y_min), self.view.scale.price_of(main.y_max));
+        if let Some([x, y]) = hover {
+            let (scroll, zoom) = ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta()));
+            let factor = (-f64::from(scroll.y) * 0.0025).exp() / f64::from(zoom);
+            if (factor - 1.0).abs() > 1e-6 {
+                let anchor = main.chart_from_screen(f64::from(x.min(main.rect.right())), f64::from(y))[0];
+                self.view.zoom_x(factor, anchor, n);
+            }
+            if scroll.x != 0.0 {
+                self.view.pan_bars(-f64::from(scroll.x * ppp) / main.px_per_bar(), n);
+            }
+            let span = self.view.span_bars();
+            ui.input(|i| {
+                if i.key_pressed(egui::Key::ArrowLeft) {
+                    self.view.pan_bars(-span * 0.1, n);
+                }
+                if i.key_pressed(egui::Key::ArrowRight) {
+                    self.view.pan_bars(span * 0.1, n);
+                }
+                if i.key_pressed(egui::Key::Plus) || i.key_pressed(egui::Key::Equals) {
+                    self.view.zoom_x(0.8, self.view.x_max - RIGHT_KEEP * span, n);
+                }
+                if i.key_pressed(egui::Key::Minus) {
+                    self.view.zoom_x(1.25, self.view.x_max - RIGHT_KEEP * span, n);
+                }
+                if i.key_pressed(egui::Key::Home) {
+                    self.view.home(n);
+                }
+                if i.key_pressed(egui::Key::End) {
+                    self.view.end(n);
+                }
+                if i.key_pressed(egui::Key::Escape) {
+                    self.tool = None;
+                    self.pending_anchor = None;
+                    self.selected = None;
+                }
+                if (i.key_pressed(egui::Key::Delete) || i.key_pressed(egui::Key::Backspace))
+                    && let Some(k) = self.selected.take()
+                    && k < self.drawings.len()
+                {
+                    self.drawings.remove(k);
+                    self.drawings_changed = true;
+                }
+            });
         }
-    }
-}
-
-/// Entry arrows (up for longs, down for shorts), exit diamonds and a line between them, green for winners and
-/// red for losers, for the trades overlapping the visible bars (at most a few hundred).
-fn trades_ui(plot_ui: &mut egui_plot::PlotUi<'_>, trades: &[TradeMarker], start: usize, end: usize, n: usize) {
-    let visible: Vec<&TradeMarker> =
-        trades.iter().filter(|t| t.exit_bar >= start && t.entry_bar < end && t.exit_bar < n).take(400).collect();
-    if visible.is_empty() {
-        return;
-    }
-    let (mut long_entries, mut short_entries, mut exits) = (Vec::new(), Vec::new(), Vec::new());
-    for t in &visible {
-        let entry = [t.entry_bar as f64, t.entry_price];
-        if t.long {
-            long_entries.push(entry)
-        } else {
-            short_entries.push(entry)
-        }
-        exits.push([t.exit_bar as f64, t.exit_price]);
-        let color = if t.profit { theme::BULLISH } else { theme::BEARISH };
-        plot_ui.line(Line::new("trades", vec![entry, [t.exit_bar as f64, t.exit_price]]).color(color).width(1.5));
-    }
-    plot_ui.points(
-        Points::new("long entries", long_entries).shape(MarkerShape::Up).radius(6.0).color(theme::BULLISH).filled(true),
-    );
-    plot_ui.points(
-        Points::new("short entries", short_entries)
-            .shape(MarkerShape::Down)
-            .radius(6.0)
-            .color(theme::BEARISH)
-            .filled(true),
-    );
-    plot_ui
-        .points(Points::new("exits", exits).shape(MarkerShape::Diamond).radius(5.0).color(theme::GUIDE).filled(true));
-}
-
-/// The bars `[start, end)` between plot x bounds, or the latest bars when the bounds are empty.
-fn visible_range(n: usize, min_x: f64, max_x: f64) -> (usize, usize) {
-    let start = min_x.floor().max(0.0) as usize;
-    let end = (max_x.ceil().max(0.0) as usize).saturating_add(1).min(n);
-    if end <= start { (n.saturating_sub(INITIAL_BARS), n) } else { (start.min(n), end) }
-}
-
-/// Points of one indicator column in `[start, end)`, skipping warm-up values and sampling long ranges.
-pub fn line_points(values: &[f64], start: usize, end: usize) -> PlotPoints<'static> {
-    let end = end.min(values.len());
-    let start = start.min(end);
-    let step = (end - start).div_ceil(MAX_LINE_POINTS).max(1);
-    (start..end)
-        .step_by(step)
-        .filter(|&i| values[i].is_finite())
-        .map(|i| [i as f64, values[i]])
-        .collect::<Vec<_>>()
-        .into()
-}
-
-/// Bullish markers below the lows and bearish markers above the highs of directional candlestick patterns.
-fn marker_points(bars: &Bars, studies: &Studies, start: usize, end: usize) -> (Vec<[f64; 2]>, Vec<[f64; 2]>) {
-    let (high, low) = (bars.high(), bars.low());
-    let span = (start..end).map(|i| high[i] - low[i]).sum::<f64>() / (end - start).max(1) as f64;
-    let (mut bull, mut bear) = (Vec::new(), Vec::new());
-    for i in start..end {
-        let markers = studies.markers_at(i);
-        let directional = |m: &&crate::gui::studies::CandleMarker| {
-            !matches!(m.pattern, CandlePattern::Doji | CandlePattern::SpinningTop)
+        let pointer = response.interact_pointer_pos().map(|p| {
+            let r = response.rect;
+            [(p.x - r.min.x) * ppp, (p.y - r.min.y) * ppp]
+        });
+        let hit = |drawings: &[Drawing], [x, y]: [f32; 2]| {
+            drawings
+                .iter()
+                .enumerate()
+                .map(|(k, d)| (k, d.distance_px(&main, ts, f64::from(x), f64::from(y))))
+                .filter(|(_, d)| *d <= 6.0 * f64::from(ppp))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(k, _)| k)
         };
-        if markers.iter().filter(directional).any(|m| m.value > 0) {
-            bull.push([i as f64, low[i] - span * 0.6]);
-        }
-        if markers.iter().filter(directional).any(|m| m.value < 0) {
-            bear.push([i as f64, high[i] + span * 0.6]);
-        }
-    }
-    (bull, bear)
-}
-
-/// One oscillator pane under the chart.
-fn pane_ui(ui: &mut egui::Ui, link: egui::Id, bars: &Bars, spec: &IndicatorSpec, columns: &[Column]) {
-    let n = bars.len();
-    let mut plot = Plot::new(("chart_pane", spec.to_string()))
-        .height(PANE_HEIGHT)
-        .allow_boxed_zoom(false)
-        .allow_zoom([true, false])
-        .allow_drag([true, false])
-        .auto_bounds(egui::Vec2b::new(false, true))
-        .link_axis(link, [true, false])
-        .link_cursor(link, [true, false])
-        .show_axes([false, true])
-        .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
-        .x_axis_formatter(|mark, range| format_time_axis(bars, mark.value, range.end() - range.start()));
-    let guides: &[f64] = match spec {
-        IndicatorSpec::Rsi { .. } => &[30.0, 70.0],
-        IndicatorSpec::Stoch { .. } => &[20.0, 80.0],
-        IndicatorSpec::Adx { .. } => &[25.0],
-        _ => &[],
-    };
-    if !guides.is_empty() {
-        plot = plot.include_y(0.0).include_y(100.0);
-    }
-    plot.show(ui, |plot_ui| {
-        let b = plot_ui.plot_bounds();
-        let (start, end) = visible_range(n, b.min()[0], b.max()[0]);
-        for &g in guides {
-            plot_ui.hline(HLine::new("", g).color(theme::GUIDE).style(egui_plot::LineStyle::dashed_dense()));
-        }
-        for (k, column) in columns.iter().enumerate() {
-            if matches!(spec, IndicatorSpec::Macd { .. }) && k == 2 {
-                let step = (end - start).div_ceil(MAX_LINE_POINTS / 4).max(1);
-                let bars_hist: Vec<Bar> = (start..end.min(column.values.len()))
-                    .step_by(step)
-                    .filter(|&i| column.values[i].is_finite())
-                    .map(|i| {
-                        let v = column.values[i];
-                        Bar::new(i as f64, v).width(step as f64 * 0.8).fill(if v >= 0.0 {
-                            theme::HIST_UP
-                        } else {
-                            theme::HIST_DOWN
-                        })
-                    })
-                    .collect();
-                plot_ui.bar_chart(
-                    BarChart::new(column.name.clone(), bars_hist).element_formatter(Box::new(|_, _| String::new())),
-                );
+        if response.drag_started()
+            && let Some(p) = pointer
+        {
+            self.drag = Some(if plan.price_axis.contains(p[0], p[1]) {
+                DragMode::ScalePrice
+            } else if let Some(k) = self.tool.is_none().then(|| hit(&self.drawings, p)).flatten() {
+                self.selected = Some(k);
+                DragMode::MoveDrawing(k)
             } else {
-                plot_ui.line(
-                    Line::new(column.name.clone(), line_points(&column.values, start, end))
-                        .color(theme::STUDY_LINES[k % theme::STUDY_LINES.len()])
-                        .width(1.2),
-                );
+                DragMode::Pan
+            });
+        }
+        if response.dragged() {
+            let d = response.drag_delta() * ppp;
+            match self.drag {
+                Some(DragMode::Pan) => {
+                    self.view.pan_bars(-f64::from(d.x) / main.px_per_bar(), n);
+                    if !self.view.auto_fit && d.y != 0.0 {
+                        self.view.pan_price(f64::from(d.y), f64::from(main.rect.h), current);
+                    }
+                }
+                Some(DragMode::ScalePrice) => self.view.scale_price((f64::from(d.y) * 0.004).exp(), current),
+                Some(DragMode::MoveDrawing(k)) => {
+                    if let (Some(p), Some(drawing)) = (pointer, self.drawings.get_mut(k)) {
+                        let [x1, p1] = main.chart_from_screen(f64::from(p[0]), f64::from(p[1]));
+                        let [x0, p0] = main.chart_from_screen(f64::from(p[0] - d.x), f64::from(p[1] - d.y));
+                        drawing.translate(time_at(ts, x1) - time_at(ts, x0), p1 - p0);
+                        self.drawings_changed = true;
+                    }
+                }
+                None => {}
             }
         }
-    });
-}
-
-/// The crosshair legend: the bar's time and OHLC, the price under the cursor, and the patterns on that bar.
-fn hover_label(bars: &Bars, studies: Option<&Studies>, pos: PlotPoint, digits: usize) -> Option<String> {
-    let index = nearest_index(bars, pos.x)?;
-    let bar = bars.get(index)?;
-    let time = chrono::DateTime::from_timestamp_nanos(bar.ts_nanos).format("%Y-%m-%d %H:%M");
-    let mut text = format!(
-        "{time}\nO {:.d$}  H {:.d$}\nL {:.d$}  C {:.d$}\nprice {:.d$}",
-        bar.open,
-        bar.high,
-        bar.low,
-        bar.close,
-        pos.y,
-        d = digits
-    );
-    if let Some(studies) = studies {
-        for m in studies.markers_at(index) {
-            text.push_str(&format!("\n{} {:+}", m.pattern.name(), m.value));
+        if response.drag_stopped() {
+            self.drag = None;
         }
-        if let Some(chart) = &studies.chart {
-            for p in chart.patterns.iter().filter(|p| (p.start..=p.end).contains(&index)) {
-                text.push_str(&format!("\n{} (strength {:.2})", p.kind.name(), p.strength));
+        if response.double_clicked() {
+            if pointer.is_some_and(|p| plan.price_axis.contains(p[0], p[1])) {
+                self.view.auto_fit = true;
+            } else {
+                self.view = ChartView { scale: self.view.scale, ..ChartView::latest(n) };
+            }
+        } else if response.clicked()
+            && let Some(p) = pointer
+            && main.rect.contains(p[0], p[1])
+        {
+            let [x, price] = main.chart_from_screen(f64::from(p[0]), f64::from(p[1]));
+            let anchor = Anchor { ts_nanos: time_at(ts, x), price };
+            match (self.tool, self.pending_anchor) {
+                (Some(DrawingKind::HorizontalLine), _) => {
+                    self.drawings.push(Drawing::new(DrawingKind::HorizontalLine, anchor, anchor));
+                    self.finish_drawing();
+                }
+                (Some(_), None) => self.pending_anchor = Some(anchor),
+                (Some(kind), Some(a)) => {
+                    self.drawings.push(Drawing::new(kind, a, anchor));
+                    self.finish_drawing();
+                }
+                (None, _) => self.selected = hit(&self.drawings, p),
             }
         }
     }
-    Some(text)
+
+    fn finish_drawing(&mut self) {
+        self.selected = Some(self.drawings.len() - 1);
+        self.tool = None;
+        self.pending_anchor = None;
+        self.drawings_changed = true;
+    }
+
+    /// Asks for a file on the `aio-export` thread, renders the current view offscreen at 1920×1080 and writes
+    /// the PNG there.
+    fn start_export(&mut self, ctx: egui::Context, data: Arc<ChartData>, theme: ChartTheme) {
+        let view = self.view;
+        let annotations =
+            Annotations { trades: self.trades.clone(), drawings: self.drawings.clone(), ..Default::default() };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new().name("aio-export".into()).spawn(move || {
+            let result = (|| {
+                let Some(path) =
+                    rfd::FileDialog::new().add_filter("PNG", &["png"]).set_file_name("chart.png").save_file()
+                else {
+                    return Ok(None);
+                };
+                let mut renderer = OffscreenRenderer::new().map_err(|e| e.to_string())?;
+                let image = renderer
+                    .render_chart(&data, &view, [1920, 1080], &theme, &annotations)
+                    .map_err(|e| e.to_string())?;
+                image.write_png(&path).map_err(|e| e.to_string())?;
+                Ok(Some(path))
+            })();
+            let _ = tx.send(result);
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.export = Some(rx),
+            Err(err) => self.export_message = Some(format!("export failed: {err}")),
+        }
+    }
+
+    fn poll_export(&mut self) {
+        let Some(rx) = &self.export else { return };
+        match rx.try_recv() {
+            Ok(Ok(Some(path))) => {
+                tracing::info!("chart exported to {}", path.display());
+                self.export_message = Some(format!("saved {}", path.display()));
+                self.export = None;
+            }
+            Ok(Ok(None)) => self.export = None,
+            Ok(Err(err)) => {
+                tracing::error!("chart export: {err}");
+                self.export_message = Some(format!("export failed: {err}"));
+                self.export = None;
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => self.export = None,
+        }
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::NANOS_PER_SEC;
-
-    fn minute_bars(n: usize) -> (Bars, Vec<f64>, Vec<f64>) {
-        let ts: Vec<i64> = (0..n as i64).map(|i| i * 60 * NANOS_PER_SEC).collect();
-        let low: Vec<f64> = (0..n).map(|i| 1.0 + (i % 97) as f64 * 0.001).collect();
-        let high: Vec<f64> = low.iter().map(|l| l + 0.01).collect();
-        (Bars::new(ts, low.clone(), high.clone(), low.clone(), high.clone(), vec![0.0; n]), low, high)
-    }
-
-    #[test]
-    fn merged_candles_keep_every_high_and_low() {
-        let n = 10_000;
-        let (bars, low, high) = minute_bars(n);
-        let elems = candles(&bars, 0, n);
-        assert!(elems.len() <= MAX_CANDLES);
-        let max_high = elems.iter().map(|e| e.spread.upper_whisker).fold(f64::MIN, f64::max);
-        let min_low = elems.iter().map(|e| e.spread.lower_whisker).fold(f64::MAX, f64::min);
-        assert_eq!(max_high, high.iter().copied().fold(f64::MIN, f64::max));
-        assert_eq!(min_low, low.iter().copied().fold(f64::MAX, f64::min));
-        let few = candles(&bars, 10, 20);
-        assert_eq!(few.len(), 10);
-        assert_eq!(few[0].argument, 10.0);
-    }
-
-    #[test]
-    fn time_axis_maps_bar_indices_to_times() {
-        let (bars, _, _) = minute_bars(100);
-        assert_eq!(format_time_axis(&bars, 61.0, 60.0), "01-01 01:01");
-        assert_eq!(format_time_axis(&bars, 61.0, 30.0 * 1_440.0), "1970-01-01");
-        assert_eq!(format_time_axis(&bars, -5.0, 60.0), "");
-        assert_eq!(format_time_axis(&bars, 150.0, 60.0), "");
-    }
-}
+/// Keyboard zoom keeps the bar this far from the right edge (as a fraction of the span) in place.
+const RIGHT_KEEP: f64 = 0.05;

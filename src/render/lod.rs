@@ -1,0 +1,201 @@
+//! Levels of detail for millions of bars: a pyramid of min/max envelopes built once per dataset.
+//!
+//! Level 0 holds the bars as `f32`; level `L` merges `2^L` consecutive bars per bucket (first open, highest
+//! high, lowest low, last close, summed volume). A view picks the level whose buckets are at least one pixel
+//! wide, so a fully zoomed-out 10-million-bar chart draws about as many buckets as the screen has pixel columns.
+
+use crate::domain::Bars;
+
+/// One level of the pyramid, in columns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Level {
+    /// Bars per bucket (`2^level`).
+    pub bucket_bars: usize,
+    /// First open of each bucket.
+    pub open: Vec<f32>,
+    /// Highest high.
+    pub high: Vec<f32>,
+    /// Lowest low.
+    pub low: Vec<f32>,
+    /// Last close.
+    pub close: Vec<f32>,
+    /// Summed volume.
+    pub volume: Vec<f32>,
+}
+
+impl Level {
+    /// Buckets in this level.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// True when the level has no buckets.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}
+
+/// Every level of detail of one dataset.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LodPyramid {
+    bar_count: usize,
+    levels: Vec<Level>,
+}
+
+/// Rounds `v` to the nearest `f32` at or above it, so an `f32` high never lies below the true high.
+fn f32_up(v: f64) -> f32 {
+    let f = v as f32;
+    if (f as f64) < v { f.next_up() } else { f }
+}
+
+/// Rounds `v` to the nearest `f32` at or below it.
+fn f32_down(v: f64) -> f32 {
+    let f = v as f32;
+    if (f as f64) > v { f.next_down() } else { f }
+}
+
+impl LodPyramid {
+    /// Builds every level of `bars` (about twice the memory of level 0, linear time).
+    pub fn build(bars: &Bars) -> Self {
+        let base = Level {
+            bucket_bars: 1,
+            open: bars.open().iter().map(|&v| v as f32).collect(),
+            high: bars.high().iter().map(|&v| f32_up(v)).collect(),
+            low: bars.low().iter().map(|&v| f32_down(v)).collect(),
+            close: bars.close().iter().map(|&v| v as f32).collect(),
+            volume: bars.volume().iter().map(|&v| v as f32).collect(),
+        };
+        let mut levels = vec![base];
+        while let Some(prev) = levels.last().filter(|l| l.len() > 1) {
+            let len = prev.len().div_ceil(2);
+            let pair = |i: usize| (2 * i, (2 * i + 1).min(prev.len() - 1));
+            let mut next = Level { bucket_bars: prev.bucket_bars * 2, ..Default::default() };
+            next.open = (0..len).map(|i| prev.open[2 * i]).collect();
+            next.close = (0..len).map(|i| prev.close[pair(i).1]).collect();
+            next.high = (0..len).map(|i| prev.high[pair(i).0].max(prev.high[pair(i).1])).collect();
+            next.low = (0..len).map(|i| prev.low[pair(i).0].min(prev.low[pair(i).1])).collect();
+            next.volume = (0..len)
+                .map(|i| {
+                    let (a, b) = pair(i);
+                    if a == b { prev.volume[a] } else { prev.volume[a] + prev.volume[b] }
+                })
+                .collect();
+            levels.push(next);
+        }
+        Self { bar_count: bars.len(), levels }
+    }
+
+    /// Bars of level 0.
+    pub fn bar_count(&self) -> usize {
+        self.bar_count
+    }
+
+    /// All levels, finest first.
+    pub fn levels(&self) -> &[Level] {
+        &self.levels
+    }
+
+    /// The level for a view showing `bars_per_px` bars per pixel: the finest whose buckets are at least
+    /// `min_bucket_px` pixels wide.
+    pub fn level_for(&self, bars_per_px: f64, min_bucket_px: f64) -> usize {
+        let bars_per_bucket = bars_per_px * min_bucket_px;
+        if !(bars_per_bucket.is_finite() && bars_per_bucket > 1.0) {
+            return 0;
+        }
+        (bars_per_bucket.log2().ceil() as usize).min(self.levels.len().saturating_sub(1))
+    }
+
+    /// The buckets of `level` that overlap bars `[start, end)`.
+    pub fn buckets(&self, level: usize, start: usize, end: usize) -> (usize, usize) {
+        let Some(l) = self.levels.get(level) else { return (0, 0) };
+        let first = start / l.bucket_bars;
+        let last = end.div_ceil(l.bucket_bars).min(l.len());
+        (first.min(last), last)
+    }
+
+    /// Lowest low and highest high of bars `[start, end)`, read from `level`'s buckets (at most a bucket of
+    /// slack on each side); `None` when empty.
+    pub fn price_range(&self, level: usize, start: usize, end: usize) -> Option<(f64, f64)> {
+        let l = self.levels.get(level)?;
+        let (first, last) = self.buckets(level, start, end);
+        if first >= last {
+            return None;
+        }
+        let lo = l.low[first..last].iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = l.high[first..last].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        Some((lo as f64, hi as f64))
+    }
+
+    /// Largest bucket volume of `level` over bars `[start, end)`.
+    pub fn max_volume(&self, level: usize, start: usize, end: usize) -> f64 {
+        let Some(l) = self.levels.get(level) else { return 0.0 };
+        let (first, last) = self.buckets(level, start, end);
+        l.volume[first..last].iter().copied().fold(0.0f32, f32::max) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NANOS_PER_SEC;
+
+    fn random_bars(n: usize, seed: u64) -> Bars {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut price = 1.1;
+        let (mut o, mut h, mut l, mut c, mut v) = (vec![], vec![], vec![], vec![], vec![]);
+        for _ in 0..n {
+            let open = price;
+            price *= 1.0 + (rng.f64() - 0.5) * 0.004;
+            let close = price;
+            let high = open.max(close) * (1.0 + rng.f64() * 0.001);
+            let low = open.min(close) * (1.0 - rng.f64() * 0.001);
+            o.push(open);
+            h.push(high);
+            l.push(low);
+            c.push(close);
+            v.push(rng.f64() * 100.0);
+        }
+        let ts = (0..n as i64).map(|i| i * 60 * NANOS_PER_SEC).collect();
+        Bars::new(ts, o, h, l, c, v)
+    }
+
+    #[test]
+    fn every_envelope_contains_its_bars() {
+        for n in [1, 2, 3, 1_000, 4_097] {
+            let bars = random_bars(n, n as u64);
+            let pyramid = LodPyramid::build(&bars);
+            assert_eq!(pyramid.levels().last().map(Level::len), Some(1));
+            for level in pyramid.levels() {
+                assert_eq!(level.len(), n.div_ceil(level.bucket_bars));
+                for (b, (&hi, &lo)) in level.high.iter().zip(&level.low).enumerate() {
+                    let range = b * level.bucket_bars..((b + 1) * level.bucket_bars).min(n);
+                    for i in range.clone() {
+                        assert!(hi as f64 >= bars.high()[i] && lo as f64 <= bars.low()[i], "bar {i}");
+                    }
+                    assert_eq!(level.open[b], bars.open()[range.start] as f32);
+                    assert_eq!(level.close[b], bars.close()[range.end - 1] as f32);
+                    let volume: f64 = bars.volume()[range].iter().sum();
+                    assert!((level.volume[b] as f64 - volume).abs() < 1e-3 * volume.max(1.0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_level_has_buckets_of_at_least_a_pixel() {
+        let bars = random_bars(10_000, 7);
+        let pyramid = LodPyramid::build(&bars);
+        assert_eq!(pyramid.level_for(0.2, 1.0), 0);
+        assert_eq!(pyramid.level_for(1.0, 1.0), 0);
+        let level = pyramid.level_for(10_000.0 / 1_920.0, 1.0);
+        let bucket = pyramid.levels()[level].bucket_bars as f64;
+        assert!((10_000.0 / 1_920.0..2.0 * 10_000.0 / 1_920.0).contains(&bucket));
+        assert_eq!(pyramid.level_for(1e12, 1.0), pyramid.levels().len() - 1);
+        let (first, last) = pyramid.buckets(level, 0, 10_000);
+        assert!(last - first <= 1_920, "{} buckets", last - first);
+        let (lo, hi) = pyramid.price_range(level, 0, 10_000).unwrap_or_default();
+        let true_lo = bars.low().iter().copied().fold(f64::MAX, f64::min);
+        let true_hi = bars.high().iter().copied().fold(f64::MIN, f64::max);
+        assert!(lo <= true_lo && hi >= true_hi && (hi - true_hi) < 1e-6);
+    }
+}
