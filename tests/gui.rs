@@ -472,3 +472,69 @@ fn the_chart_zooms_pans_and_resets_by_mouse_and_keyboard() {
     assert!(count_near(&image, theme::CANDLE_UP) > 100, "no up candles");
     assert!(count_near(&image, theme::CANDLE_DOWN) > 100, "no down candles");
 }
+
+#[test]
+fn a_drawing_is_placed_with_two_clicks_saved_in_the_library_and_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("lib.sqlite");
+    let launch = LaunchOptions { sample: true, library: Some(library.clone()), ..Default::default() };
+    let mut h = harness(launch.clone());
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+    step_until(&mut h, "the chart to draw", |app| app.chart().last_plan().is_some());
+    h.get_by_label("Trend line").click();
+    h.run_steps(2);
+    let rect = h.state().chart().rect.expect("chart drawn");
+    let click = |h: &mut Harness<'static, WorkstationApp>, p: egui::Pos2| {
+        h.hover_at(p);
+        h.run_steps(1);
+        h.drag_at(p);
+        h.run_steps(1);
+        h.drop_at(p);
+        h.run_steps(2);
+    };
+    click(&mut h, rect.min + egui::vec2(rect.width() * 0.2, rect.height() * 0.3));
+    click(&mut h, rect.min + egui::vec2(rect.width() * 0.6, rect.height() * 0.2));
+    assert_eq!(h.state().chart().drawings.len(), 1, "one trend line");
+    assert_eq!(h.state().chart().drawings[0].kind, aio::render::DrawingKind::TrendLine);
+    let saved = h.state().chart().drawings[0];
+    // Saved on a worker thread.
+    let checksum = h.state().dataset().unwrap().checksum.clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while aio::store::Library::open(&library).unwrap().drawings(&checksum).unwrap().len() != 1 {
+        assert!(Instant::now() < deadline, "the drawing was not saved");
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(h);
+    // A new session on the same library shows it again.
+    let mut again = harness(launch);
+    step_until(&mut again, "the drawings to be restored", |app| {
+        app.dataset().is_some() && app.chart().drawings.len() == 1
+    });
+    assert_eq!(again.state().chart().drawings[0], saved);
+}
+
+#[test]
+fn the_timeframe_switcher_resamples_on_a_worker_and_switches_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = LaunchOptions { sample: true, library: Some(dir.path().join("lib.sqlite")), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+    let ctx = h.ctx.clone();
+    h.state_mut().set_timeframe(Some("H4".parse().unwrap()), &ctx);
+    step_until(&mut h, "H4 bars", |app| !app.is_resampling() && app.dataset().is_some_and(|d| d.bars.len() < 5_000));
+    let h4 = h.state().dataset().unwrap();
+    assert_eq!(h4.timeframe.map(|t| t.to_string()), Some("H4".to_string()));
+    // 5,000 hourly bars make about 1,300 four-hour bars (weekends and gaps merge fewer).
+    assert!((1_200..1_400).contains(&h4.bars.len()), "{} H4 bars", h4.bars.len());
+    step_until(&mut h, "the chart to show them", |app| {
+        app.chart().data().is_some_and(|d| d.bars.len() == bars_on_screen(app))
+    });
+    h.state_mut().set_timeframe(None, &ctx);
+    step_until(&mut h, "the hourly bars again", |app| app.dataset().is_some_and(|d| d.bars.len() == 5_000));
+}
+
+/// Bars of the dataset on screen.
+fn bars_on_screen(app: &WorkstationApp) -> usize {
+    app.dataset().map_or(0, |d| d.bars.len())
+}

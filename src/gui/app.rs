@@ -63,11 +63,18 @@ impl Default for Persisted {
     }
 }
 
+/// The drawings read from the library (JSON objects), or why not.
+type DrawingsRead = Result<Vec<serde_json::Value>, String>;
+
 /// The workstation.
 pub struct WorkstationApp {
     persisted: Persisted,
     persist: bool,
     dataset: Option<Arc<LoadedBars>>,
+    /// The data as loaded; `dataset` is this or a resampling of it (the chart's timeframe switcher).
+    base_dataset: Option<Arc<LoadedBars>>,
+    /// Resampling for the timeframe switcher on the `aio-resample` thread.
+    resample_job: Option<Receiver<Result<LoadedBars, String>>>,
     job: Option<LoadJob>,
     studies: Option<Arc<Studies>>,
     study_job: Option<StudyJob>,
@@ -86,6 +93,8 @@ pub struct WorkstationApp {
     /// Frames painted since the data arrived (or since start with `--empty`).
     frames_since_ready: u32,
     first_frame_reported: bool,
+    /// The drawings of the dataset on screen being read from the library: (checksum, result).
+    drawings_read: Option<(String, Receiver<DrawingsRead>)>,
 }
 
 impl WorkstationApp {
@@ -113,6 +122,8 @@ impl WorkstationApp {
             persisted,
             persist,
             dataset: None,
+            base_dataset: None,
+            resample_job: None,
             job: None,
             studies: None,
             study_job: None,
@@ -130,6 +141,7 @@ impl WorkstationApp {
             launch,
             frames_since_ready: 0,
             first_frame_reported: false,
+            drawings_read: None,
         };
         let first = if app.launch.empty {
             None
@@ -334,8 +346,148 @@ impl WorkstationApp {
         }
     }
 
+    /// Reads the drawings saved with the data of `checksum` on the `aio-drawings` thread.
+    fn read_drawings(&mut self, checksum: &str, ctx: &egui::Context) {
+        let Some(path) = self.library_path.clone() else { return };
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (key, ctx) = (checksum.to_owned(), ctx.clone());
+        let spawned = std::thread::Builder::new().name("aio-drawings".into()).spawn(move || {
+            let result = Library::open(&path).and_then(|lib| lib.drawings(&key)).map_err(|e| e.to_string());
+            let _ = tx.send(result);
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.drawings_read = Some((checksum.to_owned(), rx)),
+            Err(err) => tracing::warn!("drawings not read: {err}"),
+        }
+    }
+
+    /// Saves the chart's drawings with the dataset on the `aio-drawings` thread once a change is finished.
+    fn save_drawings(&mut self) {
+        if !self.chart.drawings_changed || self.chart.is_dragging() || self.drawings_read.is_some() {
+            return;
+        }
+        self.chart.drawings_changed = false;
+        let (Some(path), Some(dataset)) = (self.library_path.clone(), self.dataset.as_ref()) else { return };
+        let checksum = dataset.checksum.clone();
+        let drawings: Vec<serde_json::Value> =
+            self.chart.drawings.iter().filter_map(|d| serde_json::to_value(d).ok()).collect();
+        let spawned = std::thread::Builder::new().name("aio-drawings".into()).spawn(move || {
+            if let Err(err) = Library::open(&path).and_then(|mut lib| lib.replace_drawings(&checksum, &drawings)) {
+                tracing::error!("drawings not saved: {err}");
+            }
+        });
+        if let Err(err) = spawned {
+            tracing::error!("drawings not saved: {err}");
+        }
+    }
+
+    fn poll_drawings(&mut self) {
+        let Some((checksum, rx)) = &self.drawings_read else { return };
+        let result = match rx.try_recv() {
+            Ok(result) => result,
+            Err(std::sync::mpsc::TryRecvError::Empty) => return,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => Err("the reader stopped".into()),
+        };
+        let current = self.dataset.as_ref().is_some_and(|d| &d.checksum == checksum);
+        match result {
+            Ok(values) if current => {
+                self.chart.drawings = values
+                    .into_iter()
+                    .filter_map(|v| match serde_json::from_value(v) {
+                        Ok(d) => Some(d),
+                        Err(err) => {
+                            tracing::warn!("a saved drawing was skipped: {err}");
+                            None
+                        }
+                    })
+                    .collect();
+                self.chart.drawings_changed = false;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!("drawings not read: {err}"),
+        }
+        self.drawings_read = None;
+    }
+
+    /// Shows the loaded data at `timeframe` (`None`: as loaded), resampled on the `aio-resample` thread.
+    pub fn set_timeframe(&mut self, timeframe: Option<crate::domain::Timeframe>, ctx: &egui::Context) {
+        let Some(base) = self.base_dataset.clone() else { return };
+        let Some(target) = timeframe.filter(|t| Some(*t) != base.timeframe) else {
+            self.resample_job = None;
+            self.show_resampled(base, ctx);
+            return;
+        };
+        let (tx, rx) = sync_channel(1);
+        let ctx2 = ctx.clone();
+        let spawned = std::thread::Builder::new().name("aio-resample".into()).spawn(move || {
+            let result = crate::ingest::resample(&base.bars, base.timeframe, target, 0)
+                .map(|bars| LoadedBars { bars, timeframe: Some(target), findings: Vec::new(), ..(*base).clone() })
+                .map_err(|e| e.to_string());
+            let _ = tx.send(result);
+            ctx2.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.resample_job = Some(rx),
+            Err(err) => self.fail(format!("cannot start the resampling thread: {err}")),
+        }
+    }
+
+    /// True while the timeframe switcher resamples.
+    pub fn is_resampling(&self) -> bool {
+        self.resample_job.is_some()
+    }
+
+    /// Puts resampled (or the original) bars on screen, keeping the time in the middle of the view.
+    fn show_resampled(&mut self, data: Arc<LoadedBars>, ctx: &egui::Context) {
+        let centre_nanos = self.dataset.as_ref().map(|d| {
+            let view = self.chart.view;
+            crate::render::drawings::time_at(d.bars.ts_nanos(), 0.5 * (view.x_min + view.x_max))
+        });
+        let n = data.bars.len();
+        if let Some(t) = centre_nanos {
+            let centre = crate::render::drawings::bar_position(data.bars.ts_nanos(), t);
+            let half = 0.5 * self.chart.view.span_bars();
+            self.chart.view.x_min = centre - half;
+            self.chart.view.x_max = centre + half;
+            self.chart.view.clamp(n);
+        }
+        self.chart.keep_view = true;
+        // Trade markers are bar indices of the other timeframe.
+        self.chart.trades.clear();
+        self.dataset = Some(data);
+        self.start_studies(ctx);
+    }
+
+    fn poll_resample(&mut self, ctx: &egui::Context) {
+        let Some(rx) = &self.resample_job else { return };
+        let result = match rx.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err("the resampling thread stopped".into()),
+        };
+        self.resample_job = None;
+        match result {
+            Ok(data) => {
+                tracing::info!(
+                    "showing {} bars at {}",
+                    data.bars.len(),
+                    data.timeframe.map(|t| t.to_string()).unwrap_or_default()
+                );
+                self.show_resampled(Arc::new(data), ctx);
+            }
+            Err(err) => self.fail(format!("resampling failed: {err}")),
+        }
+    }
+
     fn poll_jobs(&mut self, ctx: &egui::Context) {
         self.poll_backtest();
+        self.poll_resample(ctx);
+        if let Some(request) = self.chart.timeframe_request.take() {
+            self.set_timeframe(request, ctx);
+        }
+        self.poll_drawings();
+        self.save_drawings();
         if let Some(result) = self.job.as_ref().and_then(LoadJob::poll) {
             let source = self.job.take().map(|j| j.source);
             match result {
@@ -365,7 +517,14 @@ impl WorkstationApp {
                     if dataset_id.is_some() {
                         self.refresh_library(ctx);
                     }
-                    self.dataset = Some(Arc::new(loaded));
+                    self.chart.drawings.clear();
+                    self.chart.selected = None;
+                    self.read_drawings(&loaded.checksum, ctx);
+                    let loaded = Arc::new(loaded);
+                    self.base_dataset = Some(Arc::clone(&loaded));
+                    self.resample_job = None;
+                    self.chart.base_timeframe = loaded.timeframe;
+                    self.dataset = Some(loaded);
                     self.chart.reset_view = true;
                     self.frames_since_ready = 0;
                     self.start_studies(ctx);

@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("migrations/0001_init.sql")),
     ("0002_results", include_str!("migrations/0002_results.sql")),
     ("0003_research", include_str!("migrations/0003_research.sql")),
+    ("0004_drawings", include_str!("migrations/0004_drawings.sql")),
 ];
 
 /// The newest schema version.

@@ -1,4 +1,5 @@
-//! The local SQLite library: datasets, strategies, backtests, mined patterns, analyses and tags in one file.
+//! The local SQLite library: datasets, strategies, backtests, mined patterns, analyses, chart drawings and tags
+//! in one file.
 //!
 //! Imports `domain` and `ingest` (the library is downstream of everything it stores). The schema is versioned
 //! by `PRAGMA user_version` and upgraded by the SQL files in `migrations/`, each applied in its own transaction.
@@ -6,6 +7,7 @@
 //! crash leaves either all of a write or none of it.
 
 mod datasets;
+mod drawings;
 mod migrations;
 mod research;
 mod results;

@@ -12,6 +12,7 @@ use std::{
 };
 
 use crate::{
+    domain::Timeframe,
     gui::studies::{Studies, StudySettings},
     ingest::LoadedBars,
     patterns::candles::CandlePattern,
@@ -79,6 +80,12 @@ pub struct ChartPanel {
     export_message: Option<String>,
     /// Set when the drawings changed (the app saves them in the library).
     pub drawings_changed: bool,
+    /// A timeframe picked in the toolbar (`Some(None)`: back to the data as loaded); the app resamples.
+    pub timeframe_request: Option<Option<Timeframe>>,
+    /// The timeframe of the data as loaded (the switcher offers it and coarser ones).
+    pub base_timeframe: Option<Timeframe>,
+    /// Set by the app when it placed the view for new (resampled) bars.
+    pub keep_view: bool,
     /// Where the chart was drawn last, in points (None before the first frame).
     pub rect: Option<egui::Rect>,
 }
@@ -87,6 +94,11 @@ impl ChartPanel {
     /// The chart data on screen, if any.
     pub fn data(&self) -> Option<&Arc<ChartData>> {
         self.data.as_ref()
+    }
+
+    /// True while a drag (pan, price scaling or moving a drawing) is in progress.
+    pub fn is_dragging(&self) -> bool {
+        self.drag.is_some()
     }
 
     /// The last frame drawn.
@@ -116,7 +128,9 @@ impl ChartPanel {
             data.symbol.as_deref().unwrap_or("?"),
             data.timeframe.map(|t| t.to_string()).unwrap_or_default()
         );
-        let same_bars = self.data_source.0 == source.0;
+        // A resampling keeps the view the app placed; other new data starts at its latest bars.
+        let same_bars = self.data_source.0 == source.0 || self.keep_view;
+        self.keep_view = false;
         self.data =
             Some(Arc::new(ChartData::new(Arc::new(data.bars.clone()), indicators, title, data.price_digits(), theme)));
         self.data_source = source;
@@ -153,7 +167,7 @@ impl ChartPanel {
             self.view.show_bars(from, to, n);
         }
         self.poll_export();
-        self.toolbar_ui(ui, &data, &theme);
+        self.toolbar_ui(ui, &data, &theme, dataset.timeframe);
 
         let (rect, response) = ui.allocate_exact_size(ui.available_size(), egui::Sense::click_and_drag());
         if rect.width() < 8.0 || rect.height() < 8.0 {
@@ -233,12 +247,40 @@ impl ChartPanel {
         a
     }
 
-    fn toolbar_ui(&mut self, ui: &mut egui::Ui, data: &Arc<ChartData>, theme: &ChartTheme) {
+    /// The timeframe switcher: the data's own timeframe and the standard coarser ones.
+    fn timeframe_ui(&mut self, ui: &mut egui::Ui, current: Option<Timeframe>) {
+        let base = self.base_timeframe;
+        let label = |t: Option<Timeframe>| t.map_or_else(|| "as loaded".to_owned(), |t| t.to_string());
+        egui::ComboBox::new("chart_timeframe", "Timeframe").selected_text(label(current)).width(70.0).show_ui(
+            ui,
+            |ui| {
+                if ui.selectable_label(current == base, format!("{} (as loaded)", label(base))).clicked() {
+                    self.timeframe_request = Some(None);
+                }
+                for name in ["M1", "M5", "M15", "M30", "H1", "H4", "D1", "W1"] {
+                    let Ok(tf) = name.parse::<Timeframe>() else { continue };
+                    let coarser = base.is_none_or(|b| tf.approx_duration_nanos() > b.approx_duration_nanos());
+                    if coarser && ui.selectable_label(current == Some(tf), name).clicked() {
+                        self.timeframe_request = Some(Some(tf));
+                    }
+                }
+            },
+        );
+    }
+
+    fn toolbar_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        data: &Arc<ChartData>,
+        theme: &ChartTheme,
+        current_timeframe: Option<Timeframe>,
+    ) {
         let n = data.bars.len();
         ui.horizontal_wrapped(|ui| {
             ui.strong(&data.title);
             ui.weak(format!("{n} bars"));
             ui.separator();
+            self.timeframe_ui(ui, current_timeframe);
             egui::ComboBox::new("chart_scale", "Scale")
                 .selected_text(match self.view.scale {
                     PriceScale::Linear => "Linear",
