@@ -456,19 +456,13 @@ pub fn time_ticks(ts_nanos: &[i64], start: usize, end: usize, width_px: f64, spa
         return Vec::new();
     }
     let stride = (((end - start) as f64 / width_px).floor() as usize).max(1);
-    let mut boundaries: Vec<(usize, TimeUnit)> = Vec::new();
+    // Boundaries between consecutive samples: (previous sample, sample, coarsest unit crossed).
+    let mut boundaries: Vec<(usize, usize, TimeUnit)> = Vec::new();
     let mut prev = start;
     let mut i = start + stride;
     while i < end {
         if let Some(unit) = TimeUnit::boundary_between(ts_nanos[prev], ts_nanos[i]) {
-            // The first bar after the boundary inside the stride.
-            let j = if stride == 1 {
-                i
-            } else {
-                let before = |&t: &i64| TimeUnit::boundary_between(ts_nanos[prev], t).is_none_or(|u| u < unit);
-                prev + 1 + ts_nanos[prev + 1..=i].partition_point(before)
-            };
-            boundaries.push((j.min(i), unit));
+            boundaries.push((prev, i, unit));
         }
         prev = i;
         i += stride;
@@ -476,26 +470,37 @@ pub fn time_ticks(ts_nanos: &[i64], start: usize, end: usize, width_px: f64, spa
     // Up to twice the budget: the spacing filter below thins crowded labels, keeping the coarser ones.
     let budget = 2 * (width_px / spacing_px.max(1.0)).floor().max(1.0) as usize;
     let Some(min_unit) =
-        TimeUnit::ALL.iter().copied().find(|&u| boundaries.iter().filter(|(_, b)| *b >= u).count() <= budget)
+        TimeUnit::ALL.iter().copied().find(|&u| boundaries.iter().filter(|(_, _, b)| *b >= u).count() <= budget)
     else {
         return Vec::new();
     };
     let px_per_bar = width_px / (end - start) as f64;
     let min_gap_bars = spacing_px * 0.75 / px_per_bar;
-    let mut ticks: Vec<TimeTick> = Vec::new();
-    for (index, unit) in boundaries.into_iter().filter(|(_, u)| *u >= min_unit) {
-        if let Some(last) = ticks.last_mut()
-            && ((index - last.index) as f64) < min_gap_bars
+    let mut kept: Vec<(usize, usize, TimeUnit)> = Vec::new();
+    for (prev, i, unit) in boundaries.into_iter().filter(|(_, _, u)| *u >= min_unit) {
+        if let Some(last) = kept.last_mut()
+            && ((i - last.1) as f64) < min_gap_bars
         {
             // Keep the coarser of two crowded labels.
-            if unit > last.unit {
-                *last = TimeTick { index, unit, text: unit.label(ts_nanos[index]) };
+            if unit > last.2 {
+                *last = (prev, i, unit);
             }
             continue;
         }
-        ticks.push(TimeTick { index, unit, text: unit.label(ts_nanos[index]) });
+        kept.push((prev, i, unit));
     }
-    ticks
+    // Only the labels kept look for the first bar after their boundary inside the stride.
+    kept.into_iter()
+        .map(|(prev, i, unit)| {
+            let index = if i == prev + 1 {
+                i
+            } else {
+                let before = |&t: &i64| TimeUnit::boundary_between(ts_nanos[prev], t).is_none_or(|u| u < unit);
+                (prev + 1 + ts_nanos[prev + 1..=i].partition_point(before)).min(i)
+            };
+            TimeTick { index, unit, text: unit.label(ts_nanos[index]) }
+        })
+        .collect()
 }
 
 #[cfg(test)]

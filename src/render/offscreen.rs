@@ -88,7 +88,8 @@ impl OffscreenRenderer {
         GpuDataset::upload(&self.device, &self.pipelines, &data.pyramid, &data.series_columns())
     }
 
-    fn target(&mut self, size: [u32; 2]) -> &Target {
+    /// Creates the render target and read-back buffer when the size changes.
+    fn ensure_target(&mut self, size: [u32; 2]) {
         if self.target.as_ref().is_none_or(|t| t.size != size) {
             let texture = self.device.create_texture(&wgpu::TextureDescriptor {
                 label: Some("aio chart target"),
@@ -111,8 +112,6 @@ impl OffscreenRenderer {
             });
             self.target = Some(Target { size, texture, view, readback, padded_row });
         }
-        // Set just above.
-        self.target.as_ref().expect("target created above")
     }
 
     /// Draws `plan` and waits for the GPU (no read-back): what one frame costs.
@@ -127,7 +126,7 @@ impl OffscreenRenderer {
             return Err(RenderError::Size { width: size[0], height: size[1], max });
         }
         self.frame.prepare(&self.device, &self.queue, &self.pipelines, plan);
-        self.target(size);
+        self.ensure_target(size);
         let target = self.target.as_ref().ok_or_else(|| RenderError::Device("no render target".into()))?;
         let mut encoder =
             self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("aio chart") });

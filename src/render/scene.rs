@@ -8,7 +8,7 @@ use bytemuck::{Pod, Zeroable};
 
 use super::{
     camera::{self, ChartView, PriceScale, PxRect, Viewport},
-    drawings::{Drawing, bar_position},
+    drawings::Drawing,
     gpu::DrawUniform,
     lod::LodPyramid,
 };
@@ -701,7 +701,7 @@ pub fn plan_frame(
         grid.push(OverlayInstance::rect(0.0, y - 0.5, plot_w, y + 0.5, theme.grid));
         let text = match view.scale {
             PriceScale::Percent => format!("{:.*}%", decimals, (t / percent_base - 1.0) * 100.0),
-            _ => format_price(t, decimals.max(if view.scale == PriceScale::Log { 0 } else { decimals })),
+            _ => format_price(t, decimals),
         };
         plan.labels.push(Label {
             text,
@@ -978,11 +978,6 @@ fn push_overlays(plan: &mut FramePlan, instances: Vec<OverlayInstance>, clip: Px
     let start = plan.overlays.len() as u32;
     plan.overlays.extend(instances);
     plan.commands.push(Command::Overlay { instances: start..plan.overlays.len() as u32, clip });
-}
-
-/// The bar position of a time on the chart (fractional between bars, extrapolated beyond the data).
-pub fn x_of_time(ts_nanos: &[i64], t: i64) -> f64 {
-    bar_position(ts_nanos, t)
 }
 
 #[cfg(test)]
