@@ -538,3 +538,18 @@ fn the_timeframe_switcher_resamples_on_a_worker_and_switches_back() {
 fn bars_on_screen(app: &WorkstationApp) -> usize {
     app.dataset().map_or(0, |d| d.bars.len())
 }
+
+#[test]
+fn a_large_dataset_gets_its_chart_built_off_the_gui_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big_m1.csv");
+    aio::ingest::synthetic::write_random_walk_csv(&big, 300_000).unwrap();
+    let launch = LaunchOptions { file: Some(big), library: Some(dir.path().join("lib.sqlite")), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the file to load", |app| app.dataset().is_some() && !app.is_loading());
+    step_until(&mut h, "the chart of 300,000 bars", |app| {
+        app.chart().data().is_some_and(|d| d.bars.len() == 300_000) && app.chart().last_plan().is_some()
+    });
+    let plan = h.state().chart().last_plan().unwrap();
+    assert_eq!(plan.visible.1, 300_000, "the latest bars are shown");
+}

@@ -84,6 +84,8 @@ pub struct ChartPanel {
     pub timeframe_request: Option<Option<Timeframe>>,
     /// The timeframe of the data as loaded (the switcher offers it and coarser ones).
     pub base_timeframe: Option<Timeframe>,
+    /// Chart data being built on the `aio-chart` thread, with the source it is for.
+    building: Option<((usize, usize, bool), Receiver<ChartData>)>,
     /// Set by the app when it placed the view for new (resampled) bars.
     pub keep_view: bool,
     /// Where the chart was drawn last, in points (None before the first frame).
@@ -115,29 +117,70 @@ impl ChartPanel {
         }
     }
 
-    /// Rebuilds the chart data when the dataset, the studies or the theme changed (levels of detail are built
-    /// here once; the GPU upload follows in the paint callback).
-    fn sync_data(&mut self, data: &Arc<LoadedBars>, studies: Option<&Arc<Studies>>, theme: &ChartTheme, dark: bool) {
+    /// Rebuilds the chart data when the dataset, the studies or the theme changed. Levels of detail are built
+    /// here for small data and on the `aio-chart` thread above [`SYNC_BUILD_BARS`] bars (a 10M-bar chart
+    /// takes seconds); the GPU upload follows in the paint callback.
+    fn sync_data(
+        &mut self,
+        ctx: &egui::Context,
+        data: &Arc<LoadedBars>,
+        studies: Option<&Arc<Studies>>,
+        theme: &ChartTheme,
+        dark: bool,
+    ) {
         let source = (Arc::as_ptr(data) as usize, studies.map_or(0, |s| Arc::as_ptr(s) as usize), dark);
+        if let Some((key, rx)) = &self.building {
+            match rx.try_recv() {
+                Ok(built) => {
+                    let key = *key;
+                    self.building = None;
+                    self.install_data(built, key);
+                }
+                Err(TryRecvError::Empty) if *key == source => return,
+                Err(_) => self.building = None,
+            }
+        }
         if self.data.is_some() && self.data_source == source {
             return;
         }
-        let indicators = studies.map(|s| s.indicators.as_slice()).unwrap_or_default();
         let title = format!(
             "{} · {}",
             data.symbol.as_deref().unwrap_or("?"),
             data.timeframe.map(|t| t.to_string()).unwrap_or_default()
         );
-        // A resampling keeps the view the app placed; other new data starts at its latest bars.
+        let build = {
+            let (data, studies, theme) = (Arc::clone(data), studies.cloned(), *theme);
+            move || {
+                let indicators = studies.as_ref().map(|s| s.indicators.as_slice()).unwrap_or_default();
+                ChartData::new(Arc::new(data.bars.clone()), indicators, title, data.price_digits(), &theme)
+            }
+        };
+        if data.bars.len() <= SYNC_BUILD_BARS {
+            self.install_data(build(), source);
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new().name("aio-chart".into()).spawn(move || {
+            let _ = tx.send(build());
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => self.building = Some((source, rx)),
+            Err(err) => tracing::error!("cannot start the chart thread: {err}"),
+        }
+    }
+
+    /// Puts freshly built chart data on screen; new bars (not a resampling) start at their latest bars.
+    fn install_data(&mut self, built: ChartData, source: (usize, usize, bool)) {
         let same_bars = self.data_source.0 == source.0 || self.keep_view;
         self.keep_view = false;
-        self.data =
-            Some(Arc::new(ChartData::new(Arc::new(data.bars.clone()), indicators, title, data.price_digits(), theme)));
-        self.data_source = source;
         if !same_bars {
-            self.view = ChartView::latest(data.bars.len());
+            self.view = ChartView::latest(built.bars.len());
             self.selected = None;
         }
+        self.data = Some(Arc::new(built));
+        self.data_source = source;
     }
 
     /// Draws the panel. `data` and `studies` are the app's current dataset and their studies.
@@ -157,8 +200,17 @@ impl ChartPanel {
         let studies = studies.filter(|s| s.bars == n);
         let theme = self.theme(ui);
         let dark = theme == ChartTheme::DARK;
-        self.sync_data(dataset, studies, &theme, dark);
-        let Some(data) = self.data.clone() else { return };
+        self.sync_data(ui.ctx(), dataset, studies, &theme, dark);
+        // Until the chart of new bars is built, nothing of the old one is drawn (its bar indices differ).
+        let Some(data) = self.data.clone().filter(|_| self.data_source.0 == Arc::as_ptr(dataset) as usize) else {
+            ui.centered_and_justified(|ui| {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("Preparing the chart of {n} bars…"));
+                });
+            });
+            return;
+        };
         if self.reset_view {
             self.view = ChartView::latest(n);
             self.reset_view = false;
@@ -531,6 +583,10 @@ impl ChartPanel {
         }
     }
 }
+
+/// Datasets up to this many bars get their chart data built on the GUI thread (a few milliseconds), larger ones on
+/// the `aio-chart` thread.
+const SYNC_BUILD_BARS: usize = 200_000;
 
 /// Keyboard zoom keeps the bar this far from the right edge (as a fraction of the span) in place.
 const RIGHT_KEEP: f64 = 0.05;
