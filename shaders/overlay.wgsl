@@ -1,5 +1,6 @@
 // Screen-space overlays built on the CPU each frame (a few hundred instances): grid lines, guides, pattern
-// markers, trades, drawings and the crosshair. Text is drawn by the caller (egui, or the PNG writer).
+// markers, trades, drawings and the crosshair. Text is drawn by the caller (egui, or the PNG writer). Prepended
+// with segment.wgsl.
 
 struct Screen {
     canvas: vec2<f32>,
@@ -50,19 +51,9 @@ fn vs_overlay(@builtin(vertex_index) vi: u32, inst: Instance) -> Out {
     if (inst.kind == RECT) {
         out.position = to_clip(mix(inst.p0, inst.p1, c));
     } else if (inst.kind == SEGMENT || inst.kind == DASHED) {
-        var dir = inst.p1 - inst.p0;
-        let len = length(dir);
-        if (len < 1.0e-4) {
-            dir = vec2<f32>(1.0, 0.0);
-        } else {
-            dir = dir / len;
-        }
-        let normal = vec2<f32>(-dir.y, dir.x);
-        let half_w = 0.5 * inst.width + 1.0;
-        let along = mix(0.0, len, c.x);
-        let side = mix(-half_w, half_w, c.y);
-        out.position = to_clip(inst.p0 + dir * along + normal * side);
-        out.line = vec4<f32>(side, along, 0.5 * inst.width, select(0.0, 1.0, inst.kind == DASHED));
+        let v = segment_vertex(inst.p0, inst.p1, c, inst.width, 0.0);
+        out.position = to_clip(v.position);
+        out.line = vec4<f32>(v.across, v.along, 0.5 * inst.width, select(0.0, 1.0, inst.kind == DASHED));
     } else {
         // Markers: p0 is the centre, width the size in pixels.
         let r = 0.5 * inst.width;

@@ -1,5 +1,6 @@
 // Indicator series from one f32 value per bar: anti-aliased polylines (one quad per segment) and histograms.
-// At a coarser level of detail every bucket shows the value of its last bar. Prepended with common.wgsl.
+// At a coarser level of detail every bucket shows the value of its last bar. Prepended with common.wgsl and
+// segment.wgsl.
 
 @group(1) @binding(0) var<storage, read> values: array<f32>;
 
@@ -31,21 +32,10 @@ fn vs_line(@builtin(vertex_index) vi: u32, @builtin(instance_index) s: u32) -> L
     }
     let p0 = vec2<f32>(bars_x(a_bar, a_bar), value_y(va));
     let p1 = vec2<f32>(bars_x(b_bar, b_bar), value_y(vb));
-    var dir = p1 - p0;
-    let len = length(dir);
-    if (len < 1.0e-4) {
-        dir = vec2<f32>(1.0, 0.0);
-    } else {
-        dir = dir / len;
-    }
-    let normal = vec2<f32>(-dir.y, dir.x);
-    // Half the width plus a pixel of feathering; the ends overlap by half a width to close the joins.
-    let half_w = 0.5 * draw.width_px + 1.0;
-    let corner = quad_corner(vi);
-    let along = mix(-0.5 * draw.width_px, len + 0.5 * draw.width_px, corner.x);
-    let side = mix(-half_w, half_w, corner.y);
-    out.position = to_clip(p0 + dir * along + normal * side);
-    out.across = side;
+    // The ends overlap by half a width to close the joins.
+    let v = segment_vertex(p0, p1, quad_corner(vi), draw.width_px, 0.5 * draw.width_px);
+    out.position = to_clip(v.position);
+    out.across = v.across;
     return out;
 }
 

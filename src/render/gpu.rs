@@ -16,6 +16,8 @@ use super::{
 pub mod shaders {
     /// Uniform and transforms shared by the candle and series shaders.
     pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+    /// The quad around a line segment, shared by the series and overlay shaders.
+    pub const SEGMENT: &str = include_str!("../../shaders/segment.wgsl");
     /// Candles and volume.
     pub const CANDLES: &str = include_str!("../../shaders/candles.wgsl");
     /// Indicator lines and histograms.
@@ -23,12 +25,12 @@ pub mod shaders {
     /// Screen-space overlays.
     pub const OVERLAY: &str = include_str!("../../shaders/overlay.wgsl");
 
-    /// Every shader as compiled: (name, full source with `common.wgsl` prepended where used).
+    /// Every shader as compiled: (name, full source with `common.wgsl` and `segment.wgsl` prepended where used).
     pub fn modules() -> Vec<(&'static str, String)> {
         vec![
             ("candles.wgsl", format!("{COMMON}\n{CANDLES}")),
-            ("series.wgsl", format!("{COMMON}\n{SERIES}")),
-            ("overlay.wgsl", OVERLAY.to_owned()),
+            ("series.wgsl", format!("{COMMON}\n{SEGMENT}\n{SERIES}")),
+            ("overlay.wgsl", format!("{SEGMENT}\n{OVERLAY}")),
         ]
     }
 }
