@@ -8,13 +8,27 @@
 //!
 //! [`weight_table`]: super::layout::weight_table
 
+/// Eight f16 scales as f32 (F16C), for both kernels.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scales_f32(s: &[half::f16]) -> [f32; 8] {
+    use core::arch::x86_64::{_mm_loadu_si128, _mm256_cvtph_ps, _mm256_storeu_ps};
+    let s = &s[..8];
+    let mut out = [0f32; 8];
+    // SAFETY: `s` holds 8 f16 = 16 bytes and `out` 8 f32; both accesses are unaligned-safe.
+    unsafe {
+        let h = _mm_loadu_si128(s.as_ptr().cast());
+        _mm256_storeu_ps(out.as_mut_ptr(), _mm256_cvtph_ps(h));
+    }
+    out
+}
+
 /// AVX-512F kernels: 16 lanes, GEMV lanes along K, GEMM micro-kernel 32 rows × 8 columns.
 pub(crate) mod avx512 {
     use core::arch::x86_64::*;
 
-    use half::f16;
-
     use super::super::layout::{CHUNK_BYTES, CK, NB, SYM_ZERO, View};
+    use super::scales_f32;
 
     /// Round to nearest even, no exceptions.
     const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
@@ -22,20 +36,6 @@ pub(crate) mod avx512 {
     const MR: usize = 32;
     /// How far ahead (in 32-K chunks of a block, 128 bytes each) the GEMV prefetches.
     const PREFETCH_CHUNKS: usize = 16;
-
-    /// Eight f16 scales as f32.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-    fn scales_f32(s: &[f16]) -> [f32; 8] {
-        let s = &s[..8];
-        let mut out = [0f32; 8];
-        // SAFETY: `s` holds 8 f16 = 16 bytes and `out` 8 f32; both accesses are unaligned-safe.
-        unsafe {
-            let h = _mm_loadu_si128(s.as_ptr().cast());
-            _mm256_storeu_ps(out.as_mut_ptr(), _mm256_cvtph_ps(h));
-        }
-        out
-    }
 
     /// The 16-entry table `f16((q - z) · s)` for q = 0..16.
     #[inline]
@@ -203,9 +203,8 @@ pub(crate) mod avx512 {
 pub(crate) mod avx2 {
     use core::arch::x86_64::*;
 
-    use half::f16;
-
     use super::super::layout::{CHUNK_BYTES, CK, NB, SYM_ZERO, View};
+    use super::scales_f32;
 
     /// Round to nearest even (F16C immediate).
     const ROUND: i32 = _MM_FROUND_TO_NEAREST_INT;
@@ -221,20 +220,6 @@ pub(crate) mod avx2 {
         lo: __m256,
         /// Entries 8..16.
         hi: __m256,
-    }
-
-    /// Eight f16 scales as f32.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    fn scales_f32(s: &[f16]) -> [f32; 8] {
-        let s = &s[..8];
-        let mut out = [0f32; 8];
-        // SAFETY: `s` holds 8 f16 = 16 bytes and `out` 8 f32; both accesses are unaligned-safe.
-        unsafe {
-            let h = _mm_loadu_si128(s.as_ptr().cast());
-            _mm256_storeu_ps(out.as_mut_ptr(), _mm256_cvtph_ps(h));
-        }
-        out
     }
 
     /// The table `f16((q - z) · s)` for q = 0..16.
