@@ -75,6 +75,8 @@ pub struct ChartPanel {
     data: Option<Arc<ChartData>>,
     data_source: (usize, usize, bool),
     last_plan: Option<Arc<FramePlan>>,
+    /// [`ChartData::key`] of the data `last_plan` shows.
+    last_plan_key: u64,
     export: Option<Receiver<Result<Option<PathBuf>, String>>>,
     /// The last export's outcome, shown in the toolbar.
     export_message: Option<String>,
@@ -232,8 +234,12 @@ impl ChartPanel {
         let to_px = |p: egui::Pos2| [(p.x - rect.min.x) * ppp, (p.y - rect.min.y) * ppp];
         let hover = response.hover_pos().map(to_px);
         let mut annotations = self.annotations(&data, studies.map(|s| s.as_ref()), settings);
-        // Input is read against the frame as it stands, then the frame is planned again with the new view.
-        let before = plan_frame(&data, &self.view, canvas, &theme, &annotations, &style);
+        // Input is read against the frame on screen (the last one drawn, when it was of this data and size), then
+        // the frame is planned with the new view.
+        let before = match &self.last_plan {
+            Some(plan) if plan.canvas == canvas && self.last_plan_key == data.key => Arc::clone(plan),
+            _ => Arc::new(plan_frame(&data, &self.view, canvas, &theme, &annotations, &style)),
+        };
         self.handle_input(ui, &response, &before, &data, hover, ppp);
         annotations.drawings.clone_from(&self.drawings);
         annotations.selected = self.selected;
@@ -263,6 +269,7 @@ impl ChartPanel {
             });
         }
         self.last_plan = Some(plan);
+        self.last_plan_key = data.key;
     }
 
     /// Candlestick markers, chart patterns and trades of the current studies.
