@@ -271,16 +271,39 @@ pub fn run_range_with(
     range: Range<usize>,
     bookkeeping: Bookkeeping,
 ) -> Result<BacktestReport, BacktestError> {
-    let signals = Signals::compile(spec, cache, market.pip_size)?;
+    run_range_on(spec, cache, market, range, bookkeeping, true)
+}
+
+/// [`run_range_with`]; with `spare_thread` the run may use a second thread for the parts that do not depend on
+/// each other (a sweep, whose threads keep every core busy, runs without).
+pub(crate) fn run_range_on(
+    spec: &StrategySpec,
+    cache: &SeriesCache,
+    market: MarketSpec,
+    range: Range<usize>,
+    bookkeeping: Bookkeeping,
+    spare_thread: bool,
+) -> Result<BacktestReport, BacktestError> {
     let bars = cache.bars().clone();
-    if range.start >= range.end || range.end > bars.len() {
-        return Err(BacktestError::NoBars);
-    }
-    let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping);
-    for i in range {
-        engine.step(i, &signals);
-    }
-    Ok(engine.finish())
+    let valid = range.start < range.end && range.end <= bars.len();
+    std::thread::scope(|scope| {
+        // The statistics' market data (a logarithm per bar) is the same for every run on this range: when it is
+        // not cached yet, a second thread computes it while the indicators, the signals and the engine run.
+        if valid && spare_thread && !cache.has_market_stats(&range) {
+            // Without the thread, `finish` computes it.
+            let _ = std::thread::Builder::new()
+                .name("aio-market-stats".into())
+                .spawn_scoped(scope, || cache.market_stats(range.clone()));
+        }
+        // Compiled (and its errors reported) before an empty range is.
+        let signals = Signals::compile(spec, cache, market.pip_size, if valid { range.clone() } else { 0..0 })?;
+        if !valid {
+            return Err(BacktestError::NoBars);
+        }
+        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping);
+        engine.run(&signals);
+        Ok(engine.finish(cache, spare_thread))
+    })
 }
 
 struct Engine<'a> {
@@ -309,6 +332,7 @@ impl<'a> Engine<'a> {
         range: Range<usize>,
         bookkeeping: Bookkeeping,
     ) -> Self {
+        let traded = range.len();
         Self {
             range,
             bookkeeping,
@@ -322,7 +346,7 @@ impl<'a> Engine<'a> {
             position: None,
             pending: None,
             trades: Vec::new(),
-            equity: Vec::with_capacity(bars.len()),
+            equity: Vec::with_capacity(traded),
         }
     }
 
@@ -383,6 +407,65 @@ impl<'a> Engine<'a> {
 
     fn equity_at(&self, price: f64) -> f64 {
         self.cash + self.position.as_ref().map_or(0.0, |p| p.open_pnl(price))
+    }
+
+    /// Steps through the range, skipping ahead over quiet bars ([`Self::skip_quiet`]).
+    fn run(&mut self, signals: &Signals) {
+        let end = self.range.end;
+        let mut i = self.range.start;
+        while i < end {
+            self.step(i, signals);
+            i += 1;
+            if i < end && self.pending.is_none() {
+                i = self.skip_quiet(i, signals);
+            }
+        }
+    }
+
+    /// Books the bars from `from` on where nothing happens, as [`Self::step`] would, and returns the first bar
+    /// where something may: a signal that counts for the position held fires, or a stop or target is touched.
+    /// Needs no pending order at `from`; the first bar of the range is always stepped.
+    fn skip_quiet(&mut self, from: usize, signals: &Signals) -> usize {
+        let end = self.range.end;
+        let relevant: &[Signal] = match self.position.as_ref().map(|p| p.side) {
+            None => &[Signal::LongEntry, Signal::ShortEntry],
+            Some(Side::Long) => &[Signal::LongExit, Signal::ShortEntry],
+            Some(Side::Short) => &[Signal::ShortExit, Signal::LongEntry],
+        };
+        let next_signal = signals.next_firing(relevant, from).unwrap_or(end);
+        if next_signal <= from {
+            return from;
+        }
+        let b: &Bars = self.bars;
+        let (open, high, low, close) = (b.open(), b.high(), b.low(), b.close());
+        // As in `step`: no fill, no level, no decision, so no deferred commission either.
+        self.deferred_commission = 0.0;
+        let deferred = self.deferred_commission;
+        let cash = self.cash;
+        let Some(p) = self.position.as_mut() else {
+            let equity = (cash + 0.0) + deferred;
+            self.equity.extend(std::iter::repeat_n(equity, next_signal - from));
+            return next_signal;
+        };
+        let long = p.side == Side::Long;
+        if p.stop.is_none() && p.target.is_none() {
+            let bars = from..next_signal;
+            let prices = low[bars.clone()].iter().zip(&high[bars.clone()]).zip(&close[bars]);
+            self.equity.extend(prices.map(|((&low, &high), &close)| {
+                p.see(low, high);
+                (cash + p.open_pnl(close)) + deferred
+            }));
+            return next_signal;
+        }
+        for i in from..next_signal {
+            let path = BarPath { open: open[i], high: high[i], low: low[i] };
+            if resolve_levels(long, path, p.stop, p.target).is_some() {
+                return i;
+            }
+            p.see(low[i], high[i]);
+            self.equity.push((cash + p.open_pnl(close[i])) + deferred);
+        }
+        next_signal
     }
 
     fn step(&mut self, i: usize, signals: &Signals) {
@@ -461,7 +544,7 @@ impl<'a> Engine<'a> {
         (close_now || entry.is_some()).then_some(Pending { close: close_now, entry })
     }
 
-    fn finish(self) -> BacktestReport {
+    fn finish(self, cache: &SeriesCache, spare_thread: bool) -> BacktestReport {
         let bars = self.bars.clone();
         let range = self.range.clone();
         let last = range.end - 1;
@@ -469,20 +552,25 @@ impl<'a> Engine<'a> {
         let close = bars.close()[last];
         let open_trade = self.position.as_ref().map(|p| p.to_trade(ts, last, close, 0.0, ExitReason::Open));
         let stats: Vec<TradeStats> = self.trades.iter().map(|t| trade_stats(t, range.start)).collect();
-        let metrics = metrics::compute(&MetricsInput {
-            ts_nanos: &ts[range.clone()],
-            close: &bars.close()[range.clone()],
-            equity: &self.equity,
-            trades: &stats,
-            open_trade_entry_bar: open_trade.as_ref().map(|t| t.entry_bar - range.start),
-            initial_capital: self.spec.initial_capital,
-        });
+        let market = cache.market_stats(range.clone());
+        let metrics = metrics::compute_on(
+            &MetricsInput {
+                ts_nanos: &ts[range.clone()],
+                close: &bars.close()[range.clone()],
+                equity: &self.equity,
+                trades: &stats,
+                open_trade_entry_bar: open_trade.as_ref().map(|t| t.entry_bar - range.start),
+                initial_capital: self.spec.initial_capital,
+            },
+            &market,
+            spare_thread,
+        );
         BacktestReport { trades: self.trades, open_trade, equity: self.equity, bars, range, metrics }
     }
 }
 
 /// The metrics' view of a trade, with bars counted from `first_bar`.
-fn trade_stats(t: &Trade, first_bar: usize) -> TradeStats {
+pub(crate) fn trade_stats(t: &Trade, first_bar: usize) -> TradeStats {
     TradeStats {
         entry_bar: t.entry_bar - first_bar,
         exit_bar: t.exit_bar - first_bar,

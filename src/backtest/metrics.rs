@@ -167,35 +167,162 @@ pub mod nan_as_null {
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SEC;
 
+/// What the statistics need from the bars alone (bar times and closes): the data period, the annualisation,
+/// the calendar periods of the period returns, buy & hold, and the closes' log returns with their mean and
+/// variance for Beta. The same for every run on one bar range, so a sweep computes it once
+/// ([`crate::backtest::SeriesCache::market_stats`]).
+#[derive(Debug, Clone)]
+pub struct MarketStats {
+    bars: usize,
+    resolution_nanos: i64,
+    /// Periods per year (`annual_trading_days`, or 52, 12, 1 for weekly, monthly, yearly bars).
+    periods_per_year: f64,
+    /// End (exclusive) of each run of bars in one calendar period (day, week, month or year).
+    period_ends: Vec<usize>,
+    buy_and_hold_return_pct: f64,
+    duration_years: f64,
+    /// `ln(close[k + 1] / close[k])` is `log_returns[log_offset + k]`.
+    log_returns: std::sync::Arc<Vec<f64>>,
+    log_offset: usize,
+    log_return_mean: f64,
+    log_return_variance: f64,
+}
+
+impl MarketStats {
+    /// The market data of bars with these times and closes (equally long; the shorter is cut).
+    pub fn new(ts_nanos: &[i64], close: &[f64]) -> Self {
+        let n = ts_nanos.len().min(close.len());
+        let log_returns: Vec<f64> = close[..n].windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+        let sorted = ts_nanos[..n].is_sorted();
+        Self::with_log_returns(&ts_nanos[..n], &close[..n], std::sync::Arc::new(log_returns), 0, sorted)
+    }
+
+    /// As [`Self::new`], with the closes' log returns already computed: `ln(close[k + 1] / close[k])` must be
+    /// `log_returns[log_offset + k]` for every `k < n - 1`; `sorted` tells whether the times never decrease.
+    pub(crate) fn with_log_returns(
+        ts_nanos: &[i64],
+        close: &[f64],
+        log_returns: std::sync::Arc<Vec<f64>>,
+        log_offset: usize,
+        sorted: bool,
+    ) -> Self {
+        let n = ts_nanos.len().min(close.len());
+        let (ts, close) = (&ts_nanos[..n], &close[..n]);
+        let nan = f64::NAN;
+        let period_nanos = data_period_nanos(ts);
+        let first_close = close.first().copied().unwrap_or(nan);
+        let last_close = close.last().copied().unwrap_or(nan);
+        let freq_days =
+            if period_nanos.is_nan() { None } else { Some((period_nanos / NANOS_PER_DAY as f64).floor() as i64) };
+        let calendar = Calendar::new(ts, freq_days.unwrap_or(1), sorted);
+        let weekend_bars = calendar.weekend_bars;
+        let have_weekends = n > 0 && weekend_bars as f64 / n as f64 > 2.0 / 7.0 * 0.6;
+        let periods_per_year = match freq_days {
+            None => nan,
+            Some(7) => 52.0,
+            Some(31) => 12.0,
+            Some(365) => 1.0,
+            Some(_) if have_weekends => 365.0,
+            Some(_) => 252.0,
+        };
+        let duration_nanos = if n == 0 { 0 } else { ts[n - 1].saturating_sub(ts[0]) };
+        let (days, rest) = (duration_nanos.div_euclid(NANOS_PER_DAY), duration_nanos.rem_euclid(NANOS_PER_DAY));
+        let market_log = log_returns.get(log_offset..log_offset + n.saturating_sub(1)).unwrap_or_default();
+        let log_return_mean = mean(market_log);
+        Self {
+            bars: n,
+            resolution_nanos: resolution_nanos(period_nanos),
+            periods_per_year,
+            period_ends: calendar.period_ends,
+            buy_and_hold_return_pct: (last_close - first_close) / first_close * 100.0,
+            duration_years: (days as f64 + (rest / NANOS_PER_SEC) as f64 / 86_400.0) / 365.25,
+            log_return_mean,
+            log_return_variance: variance_ddof1_around(market_log, log_return_mean),
+            log_returns,
+            log_offset,
+        }
+    }
+
+    /// Bars covered.
+    pub fn len(&self) -> usize {
+        self.bars
+    }
+
+    /// Whether no bar is covered.
+    pub fn is_empty(&self) -> bool {
+        self.bars == 0
+    }
+
+    /// The closes' log returns, `n - 1` of them.
+    fn market_log(&self) -> &[f64] {
+        self.log_returns.get(self.log_offset..self.log_offset + self.bars.saturating_sub(1)).unwrap_or_default()
+    }
+
+    /// `equity.resample(freq).last().dropna().pct_change().dropna()`: returns between the last equities of
+    /// consecutive calendar periods with bars.
+    fn period_returns(&self, equity: &[f64]) -> Vec<f64> {
+        let mut last = Vec::with_capacity(self.period_ends.len());
+        let mut start = 0;
+        for &end in &self.period_ends {
+            // The period's last equity that is not NaN; a period of NaNs only is dropped.
+            if let Some(&e) = equity.get(start..end).and_then(|run| run.iter().rev().find(|e| !e.is_nan())) {
+                last.push(e);
+            }
+            start = end;
+        }
+        last.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+    }
+}
+
 /// Computes every statistic as `backtesting._stats.compute_stats` with `risk_free_rate = 0` does. Slices of
 /// different lengths are cut to the shortest.
 pub fn compute(input: &MetricsInput) -> Metrics {
     let n = input.ts_nanos.len().min(input.close.len()).min(input.equity.len());
+    compute_with(input, &MarketStats::new(&input.ts_nanos[..n], &input.close[..n]))
+}
+
+/// [`compute`] with the market data of `input`'s bars already at hand (computed anew when `market` covers a
+/// different number of bars).
+pub fn compute_with(input: &MetricsInput, market: &MarketStats) -> Metrics {
+    compute_on(input, market, false)
+}
+
+/// Bars from which [`compute_on`] with `spare_thread` computes the equity's log returns on a second thread.
+const SPARE_THREAD_MIN_BARS: usize = 100_000;
+
+/// [`compute_with`]; with `spare_thread`, the drawdowns and the equity's log returns (the two passes over the
+/// equity) are computed at the same time on two threads for long curves.
+pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_thread: bool) -> Metrics {
+    let n = input.ts_nanos.len().min(input.close.len()).min(input.equity.len());
     let ts = &input.ts_nanos[..n];
-    let close = &input.close[..n];
     let equity = &input.equity[..n];
+    let fresh;
+    let market = if market.len() == n {
+        market
+    } else {
+        fresh = MarketStats::new(ts, &input.close[..n]);
+        &fresh
+    };
     let trades = input.trades;
     let nan = f64::NAN;
 
     let first_equity = equity.first().copied().unwrap_or(nan);
     let final_equity = equity.last().copied().unwrap_or(nan);
-    let equity_peak = if n == 0 { nan } else { equity.iter().copied().fold(f64::NEG_INFINITY, nan_max) };
-
-    // Drawdown: dd = 1 - equity / np.maximum.accumulate(equity)
-    let mut running_max = f64::NEG_INFINITY;
-    let dd: Vec<f64> = equity
-        .iter()
-        .map(|&e| {
-            running_max = if running_max.is_nan() || e.is_nan() { nan } else { running_max.max(e) };
-            1.0 - e / running_max
+    let (dd, equity_log) = if spare_thread && n >= SPARE_THREAD_MIN_BARS {
+        std::thread::scope(|scope| {
+            let log = std::thread::Builder::new().spawn_scoped(scope, || LogReturns::new(equity));
+            let dd = drawdowns(equity, ts);
+            // A thread that could not start (or failed) leaves the work to this one.
+            let log = log.ok().and_then(|h| h.join().ok()).unwrap_or_else(|| LogReturns::new(equity));
+            (dd, log)
         })
-        .collect();
-    let period = data_period_nanos(ts);
-    let resolution = resolution_nanos(period);
-    let (dd_durations, dd_peaks) = drawdown_durations_and_peaks(&dd, ts);
-    let dd_max = dd.iter().copied().fold(nan, nan_max);
-    let max_dd = if dd_max.is_nan() { 0.0 } else { dd_max }; // np.nan_to_num(dd.max())
-    let (max_drawdown_duration_secs, avg_drawdown_duration_secs) = match &dd_durations {
+    } else {
+        (drawdowns(equity, ts), LogReturns::new(equity))
+    };
+    let equity_peak = if n == 0 { nan } else { dd.equity_peak };
+    let max_dd = if dd.max.is_nan() { 0.0 } else { dd.max }; // np.nan_to_num(dd.max())
+    let resolution = market.resolution_nanos;
+    let (max_drawdown_duration_secs, avg_drawdown_duration_secs) = match &dd.durations {
         Some(durations) => (
             durations.iter().copied().max().map_or(nan, |d| ceil_secs(d as f64, resolution)),
             ceil_secs(mean_i64(durations), resolution),
@@ -204,43 +331,21 @@ pub fn compute(input: &MetricsInput) -> Metrics {
     };
 
     // Exposure Time: bars covered by closed trades, entry bar to exit bar inclusive.
-    let mut have_position = vec![false; n];
-    for t in trades {
-        let end = t.exit_bar.saturating_add(1).min(n);
-        if t.entry_bar < end {
-            have_position[t.entry_bar..end].iter_mut().for_each(|b| *b = true);
-        }
-    }
-    let exposure_pct =
-        if n == 0 { nan } else { have_position.iter().filter(|&&b| b).count() as f64 / n as f64 * 100.0 };
+    let exposure_pct = if n == 0 { nan } else { bars_in_trades(trades, n) as f64 / n as f64 * 100.0 };
 
     let return_pct = (final_equity - first_equity) / first_equity * 100.0;
-    let first_close = close.first().copied().unwrap_or(nan);
-    let last_close = close.last().copied().unwrap_or(nan);
-    let buy_and_hold_return_pct = (last_close - first_close) / first_close * 100.0;
+    let buy_and_hold_return_pct = market.buy_and_hold_return_pct;
 
     // Period returns, annualisation.
-    let freq_days = if period.is_nan() { None } else { Some((period / NANOS_PER_DAY as f64).floor() as i64) };
-    let weekend_bars = ts.iter().filter(|&&t| weekday(t) >= 5).count();
-    let have_weekends = n > 0 && weekend_bars as f64 / n as f64 > 2.0 / 7.0 * 0.6;
-    let annual_days = match freq_days {
-        None => nan,
-        Some(7) => 52.0,
-        Some(31) => 12.0,
-        Some(365) => 1.0,
-        Some(_) if have_weekends => 365.0,
-        Some(_) => 252.0,
-    };
-    let day_returns = period_returns(ts, equity, freq_days.unwrap_or(1));
+    let annual_days = market.periods_per_year;
+    let day_returns = market.period_returns(equity);
     let g = geometric_mean(&day_returns);
     let annualized_return = (1.0 + g).powf(annual_days) - 1.0;
     let return_ann_pct = annualized_return * 100.0;
     let var = variance_ddof1(&day_returns);
     let volatility_ann_pct =
         ((var + (1.0 + g).powi(2)).powf(annual_days) - (1.0 + g).powf(2.0 * annual_days)).sqrt() * 100.0;
-    let duration_nanos = if n == 0 { 0 } else { ts[n - 1].saturating_sub(ts[0]) };
-    let (dur_days, dur_rem) = (duration_nanos.div_euclid(NANOS_PER_DAY), duration_nanos.rem_euclid(NANOS_PER_DAY));
-    let time_in_years = (dur_days as f64 + (dur_rem / NANOS_PER_SEC) as f64 / 86_400.0) / 365.25;
+    let time_in_years = market.duration_years;
     let cagr_pct = if time_in_years != 0.0 {
         ((final_equity / first_equity).powf(1.0 / time_in_years) - 1.0) * 100.0
     } else {
@@ -252,10 +357,7 @@ pub fn compute(input: &MetricsInput) -> Metrics {
     let calmar = annualized_return / or_nan(max_dd);
 
     // Alpha / Beta from per-bar log returns.
-    let equity_log: Vec<f64> = equity.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let market_log: Vec<f64> = close.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
-    let beta =
-        if equity_log.len() > 1 { covariance(&equity_log, &market_log) / variance_ddof1(&market_log) } else { nan };
+    let beta = if n > 2 { equity_log.covariance(market) / market.log_return_variance } else { nan };
     let alpha_pct = return_pct - beta * buy_and_hold_return_pct;
 
     // Trade statistics.
@@ -286,8 +388,8 @@ pub fn compute(input: &MetricsInput) -> Metrics {
         volatility_ann_pct,
         cagr_pct,
         max_drawdown_pct: max_dd * 100.0,
-        avg_drawdown_pct: mean(&dd_peaks) * 100.0,
-        max_drawdown_duration_bars: longest_underwater_run(&dd),
+        avg_drawdown_pct: mean(&dd.peaks) * 100.0,
+        max_drawdown_duration_bars: dd.longest_underwater_bars,
         max_drawdown_duration_secs,
         avg_drawdown_duration_secs,
         sharpe,
@@ -313,39 +415,215 @@ pub fn compute(input: &MetricsInput) -> Metrics {
     }
 }
 
-/// `compute_drawdown_duration_peaks`: the drawdowns between consecutive bars with dd == 0 (and the last bar),
-/// as (durations in ns, peak dd). `None` durations (and the nonzero dd values as peaks) when there is no such
-/// drawdown, as backtesting.py's `dd.replace(0, np.nan)` fallback.
-fn drawdown_durations_and_peaks(dd: &[f64], ts: &[i64]) -> (Option<Vec<i64>>, Vec<f64>) {
-    let Some(last) = dd.len().checked_sub(1) else { return (None, Vec::new()) };
-    let mut ilocs: Vec<usize> = (0..dd.len()).filter(|&i| dd[i] == 0.0).collect();
-    if ilocs.last() != Some(&last) {
-        ilocs.push(last);
-    }
-    let mut durations = Vec::new();
-    let mut peaks = Vec::new();
-    for w in ilocs.windows(2) {
-        let (prev, cur) = (w[0], w[1]);
-        if cur > prev + 1 {
-            durations.push(ts[cur].saturating_sub(ts[prev]));
-            peaks.push(dd[prev..=cur].iter().copied().fold(f64::NAN, nan_max));
+/// Bars from some closed trade's entry bar to its exit bar (inclusive), each counted once, below `n`.
+fn bars_in_trades(trades: &[TradeStats], n: usize) -> usize {
+    let mut spans: Vec<(usize, usize)> = trades
+        .iter()
+        .map(|t| (t.entry_bar, t.exit_bar.saturating_add(1).min(n)))
+        .filter(|(start, end)| start < end)
+        .collect();
+    spans.sort_unstable();
+    let (mut covered, mut until) = (0, 0);
+    for (start, end) in spans {
+        let start = start.max(until);
+        if end > start {
+            covered += end - start;
+            until = end;
         }
     }
-    if durations.is_empty() {
-        // Fallback of backtesting.py; its duration statistic is then a dd fraction, reported here as NaN.
-        return (None, dd.iter().copied().filter(|&d| d != 0.0 && !d.is_nan()).collect());
-    }
-    (Some(durations), peaks)
+    covered
 }
 
-/// Longest run of bars with dd > 0.
-fn longest_underwater_run(dd: &[f64]) -> usize {
-    let (mut best, mut run) = (0, 0);
-    for &d in dd {
-        run = if d > 0.0 { run + 1 } else { 0 };
-        best = best.max(run);
+/// The equity's per-bar log returns, `np.log(equity[1:] / equity[:-1])`, and their mean.
+struct LogReturns {
+    values: Vec<f64>,
+    mean: f64,
+}
+
+impl LogReturns {
+    /// Bars with unchanged equity (a flat position, often most bars) have a log return of exactly 0 without
+    /// calling `ln`. Empty for fewer than 3 bars (Beta is then NaN).
+    fn new(equity: &[f64]) -> Self {
+        if equity.len() < 3 {
+            return Self { values: Vec::new(), mean: f64::NAN };
+        }
+        let mut values = Vec::with_capacity(equity.len() - 1);
+        // The sum of the nonzero terms in order equals the sum of all terms (Rust's and numpy's sequential sum
+        // alike): adding +0.0 changes no partial sum but -0.0, which only arises before the first nonzero term.
+        let mut total = 0.0;
+        values.extend(equity.windows(2).map(|w| {
+            // Equal, finite and nonzero: the ratio is exactly 1, its logarithm exactly 0.
+            if w[1] == w[0] && w[0] != 0.0 && w[0].is_finite() {
+                return 0.0;
+            }
+            let ratio = w[1] / w[0];
+            let x = if ratio == 1.0 { 0.0 } else { ratio.ln() };
+            if x != 0.0 {
+                total += x;
+            }
+            x
+        }));
+        let mean = total / values.len() as f64;
+        Self { values, mean }
     }
-    best
+
+    /// The sample covariance (ddof 1) with the closes' log returns,
+    /// `np.cov(equity_log_returns, market_log_returns)[0, 1]`.
+    fn covariance(&self, market: &MarketStats) -> f64 {
+        let market_log = market.market_log();
+        let k = self.values.len().min(market_log.len());
+        if k < 2 {
+            return f64::NAN;
+        }
+        let (equity_mean, market_mean) = (self.mean, market.log_return_mean);
+        self.values[..k].iter().zip(&market_log[..k]).map(|(x, y)| (x - equity_mean) * (y - market_mean)).sum::<f64>()
+            / (k - 1) as f64
+    }
+}
+
+/// The drawdown statistics of an equity curve, from `dd = 1 - equity / np.maximum.accumulate(equity)`.
+struct Drawdowns {
+    /// `max(equity)`, skipping NaN (−inf when empty).
+    equity_peak: f64,
+    /// `dd.max()`, NaN when every dd is NaN.
+    max: f64,
+    /// Durations of the drawdowns in ns, `None` when backtesting.py falls back (see [`drawdowns`]).
+    durations: Option<Vec<i64>>,
+    /// The drawdowns' peak dd values.
+    peaks: Vec<f64>,
+    /// Longest run of bars with dd > 0.
+    longest_underwater_bars: usize,
+}
+
+/// One pass over the equity for `compute_drawdown_duration_peaks` and the drawdown figures: a drawdown spans
+/// consecutive bars with dd == 0 (the last bar closes one still open); its duration is the time between them,
+/// its peak the largest dd between them. Without any such drawdown, durations are `None` and the peaks are the
+/// nonzero dd values, as backtesting.py's `dd.replace(0, np.nan)` fallback.
+fn drawdowns(equity: &[f64], ts: &[i64]) -> Drawdowns {
+    positive_drawdowns(equity, ts).unwrap_or_else(|| any_drawdowns(equity, ts))
+}
+
+/// [`drawdowns`] of any equity curve (NaN, zero, negative or infinite values included).
+fn any_drawdowns(equity: &[f64], ts: &[i64]) -> Drawdowns {
+    let nan = f64::NAN;
+    let mut equity_peak = f64::NEG_INFINITY;
+    let mut running_max = f64::NEG_INFINITY;
+    let mut max = nan;
+    let (mut run, mut longest) = (0usize, 0usize);
+    let mut last_zero: Option<usize> = None;
+    // Largest dd since the last zero, that zero included.
+    let mut peak_since_zero = nan;
+    let mut durations = Vec::new();
+    let mut peaks = Vec::new();
+    let mut last_dd = nan;
+    for (i, &e) in equity.iter().enumerate() {
+        equity_peak = nan_max(equity_peak, e);
+        running_max = if running_max.is_nan() || e.is_nan() { nan } else { running_max.max(e) };
+        let dd = 1.0 - e / running_max;
+        max = nan_max(max, dd);
+        run = if dd > 0.0 { run + 1 } else { 0 };
+        longest = longest.max(run);
+        peak_since_zero = nan_max(peak_since_zero, dd);
+        if dd == 0.0 {
+            if let Some(prev) = last_zero
+                && i > prev + 1
+            {
+                durations.push(ts[i].saturating_sub(ts[prev]));
+                peaks.push(peak_since_zero);
+            }
+            last_zero = Some(i);
+            peak_since_zero = dd;
+        }
+        last_dd = dd;
+    }
+    // The last bar ends a drawdown still open.
+    if let (Some(prev), Some(last)) = (last_zero, equity.len().checked_sub(1))
+        && last_dd != 0.0
+        && last > prev + 1
+    {
+        durations.push(ts[last].saturating_sub(ts[prev]));
+        peaks.push(peak_since_zero);
+    }
+    finish_drawdowns(
+        equity,
+        Drawdowns { equity_peak, max, durations: Some(durations), peaks, longest_underwater_bars: longest },
+    )
+}
+
+/// [`drawdowns`] of an equity curve with every value positive and finite (`None` for any other curve), bit for bit
+/// the same, faster: dd is then never NaN, 0 exactly where the equity is at its running peak (a new or equal
+/// high), and while the equity is unchanged (a flat position) the same as on the bar before, without a division.
+fn positive_drawdowns(equity: &[f64], ts: &[i64]) -> Option<Drawdowns> {
+    let mut peak = f64::NEG_INFINITY;
+    let mut max = 0.0;
+    let mut longest = 0;
+    let mut last_zero = 0;
+    let mut peak_since_zero = 0.0;
+    let mut durations = Vec::new();
+    let mut peaks = Vec::new();
+    let (mut previous, mut dd) = (f64::NAN, 0.0);
+    for (i, &e) in equity.iter().enumerate() {
+        if !(e > 0.0 && e < f64::INFINITY) {
+            return None;
+        }
+        if e >= peak {
+            // dd = 1 - e / e = 0 ends the bars under water since the last zero.
+            peak = e;
+            dd = 0.0;
+            if i > last_zero + 1 {
+                durations.push(ts[i].saturating_sub(ts[last_zero]));
+                peaks.push(peak_since_zero);
+                longest = longest.max(i - last_zero - 1);
+            }
+            last_zero = i;
+            peak_since_zero = 0.0;
+        } else if e != previous {
+            // Under water: 0 < dd < 1; `nan_max` of values that are not NaN is the larger one.
+            dd = 1.0 - e / peak;
+            if dd > max {
+                max = dd;
+            }
+            if dd > peak_since_zero {
+                peak_since_zero = dd;
+            }
+        }
+        previous = e;
+    }
+    let Some(last) = equity.len().checked_sub(1) else {
+        return Some(Drawdowns {
+            equity_peak: f64::NEG_INFINITY,
+            max: f64::NAN,
+            durations: None,
+            peaks: Vec::new(),
+            longest_underwater_bars: 0,
+        });
+    };
+    if dd != 0.0 {
+        // Under water at the end: the last bar closes the drawdown.
+        longest = longest.max(last - last_zero);
+        if last > last_zero + 1 {
+            durations.push(ts[last].saturating_sub(ts[last_zero]));
+            peaks.push(peak_since_zero);
+        }
+    }
+    let found =
+        Drawdowns { equity_peak: peak, max, durations: Some(durations), peaks, longest_underwater_bars: longest };
+    Some(finish_drawdowns(equity, found))
+}
+
+/// Without any drawdown that ends, backtesting.py falls back to the nonzero dd values as peaks; its duration
+/// statistic is then a dd fraction, reported here as NaN.
+fn finish_drawdowns(equity: &[f64], found: Drawdowns) -> Drawdowns {
+    if found.durations.as_ref().is_some_and(|d| !d.is_empty()) {
+        return found;
+    }
+    let mut running_max = f64::NEG_INFINITY;
+    let nonzero = equity.iter().filter_map(|&e| {
+        running_max = if running_max.is_nan() || e.is_nan() { f64::NAN } else { running_max.max(e) };
+        let dd = 1.0 - e / running_max;
+        (dd != 0.0 && !dd.is_nan()).then_some(dd)
+    });
+    Drawdowns { durations: None, peaks: nonzero.collect(), ..found }
 }
 
 /// `_data_period`: median of the differences of the last 100 bar times, ns (NaN with fewer than 2 bars).
@@ -382,11 +660,6 @@ fn ceil_secs(nanos: f64, unit: i64) -> f64 {
     ceiled as f64 / NANOS_PER_SEC as f64
 }
 
-/// Day of the week, Monday = 0 (`DatetimeIndex.dayofweek`).
-fn weekday(nanos: i64) -> i64 {
-    (nanos.div_euclid(NANOS_PER_DAY) + 3).rem_euclid(7)
-}
-
 /// Civil (year, month) of a day count since 1970-01-01 (H. Hinnant's `civil_from_days`).
 fn year_month(days: i64) -> (i64, i64) {
     let z = days + 719_468;
@@ -399,38 +672,66 @@ fn year_month(days: i64) -> (i64, i64) {
     (yoe + era * 400 + i64::from(month <= 2), month)
 }
 
-/// `equity.resample(freq).last().dropna().pct_change().dropna()`: returns between the last equities of
-/// consecutive calendar days with bars ('D'), or weeks Monday–Sunday ('W'), months ('ME'), years ('YE').
-fn period_returns(ts: &[i64], equity: &[f64], freq_days: i64) -> Vec<f64> {
-    let key = |t: i64| {
-        let day = t.div_euclid(NANOS_PER_DAY);
-        match freq_days {
-            7 => (day + 3).div_euclid(7),
-            31 => {
-                let (y, m) = year_month(day);
-                y * 12 + m
+/// The calendar of the bars: how many fall on a weekend, and where each run of consecutive bars in one
+/// calendar period ends (the `resample(freq)` groups): a day, or a week Monday–Sunday (`freq_days` 7, pandas
+/// 'W'), a month (31, 'ME'), a year (365, 'YE').
+struct Calendar {
+    weekend_bars: usize,
+    /// End (exclusive) of each run.
+    period_ends: Vec<usize>,
+}
+
+impl Calendar {
+    /// `sorted`: whether the times never decrease (bars in time order are taken a day at a time, each day's end
+    /// found by binary search; others bar by bar).
+    fn new(ts: &[i64], freq_days: i64, sorted: bool) -> Self {
+        let days: Vec<(i64, usize)> = if sorted {
+            let mut days = Vec::new();
+            let mut start = 0;
+            while start < ts.len() {
+                let day = ts[start].div_euclid(NANOS_PER_DAY);
+                let end = match (day + 1).checked_mul(NANOS_PER_DAY) {
+                    Some(next) => start + ts[start..].partition_point(|&t| t < next),
+                    None => ts.len(),
+                };
+                days.push((day, end));
+                start = end;
             }
-            365 => year_month(day).0,
-            _ => day,
-        }
-    };
-    let mut last: Vec<f64> = Vec::new();
-    let mut current_key = None;
-    for (&t, &e) in ts.iter().zip(equity) {
-        let k = key(t);
-        if current_key == Some(k) {
-            if !e.is_nan()
-                && let Some(slot) = last.last_mut()
-            {
-                *slot = e;
-            }
+            days
         } else {
-            current_key = Some(k);
-            last.push(e);
+            ts.iter().enumerate().map(|(i, &t)| (t.div_euclid(NANOS_PER_DAY), i + 1)).collect()
+        };
+        let mut weekend_bars = 0;
+        let mut period_ends: Vec<usize> = Vec::new();
+        let (mut start, mut current) = (0, None);
+        for &(day, end) in &days {
+            // `DatetimeIndex.dayofweek`, Monday = 0.
+            if (day + 3).rem_euclid(7) >= 5 {
+                weekend_bars += end - start;
+            }
+            let key = period_key(day, freq_days);
+            match period_ends.last_mut() {
+                Some(last) if current == Some(key) => *last = end,
+                _ => period_ends.push(end),
+            }
+            current = Some(key);
+            start = end;
         }
+        Self { weekend_bars, period_ends }
     }
-    last.retain(|e| !e.is_nan());
-    last.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+}
+
+/// The calendar period of a day: the day itself, its week Monday–Sunday (`freq_days` 7), month (31), year (365).
+fn period_key(day: i64, freq_days: i64) -> i64 {
+    match freq_days {
+        7 => (day + 3).div_euclid(7),
+        31 => {
+            let (y, m) = year_month(day);
+            y * 12 + m
+        }
+        365 => year_month(day).0,
+        _ => day,
+    }
 }
 
 /// `geometric_mean`: exp(mean(ln(1 + r))) − 1, 0 if any 1 + r ≤ 0, NaN when empty.
@@ -457,21 +758,15 @@ fn mean_i64(values: &[i64]) -> f64 {
 
 /// Sample variance (ddof 1, two-pass as pandas), NaN with fewer than 2 values.
 fn variance_ddof1(values: &[f64]) -> f64 {
+    variance_ddof1_around(values, mean(values))
+}
+
+/// [`variance_ddof1`] with the mean of `values` at hand.
+fn variance_ddof1_around(values: &[f64], mean: f64) -> f64 {
     if values.len() < 2 {
         return f64::NAN;
     }
-    let m = mean(values);
-    values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (values.len() - 1) as f64
-}
-
-/// Sample covariance (ddof 1) of two equally long series, NaN with fewer than 2 values.
-fn covariance(a: &[f64], b: &[f64]) -> f64 {
-    let k = a.len().min(b.len());
-    if k < 2 {
-        return f64::NAN;
-    }
-    let (ma, mb) = (mean(&a[..k]), mean(&b[..k]));
-    a[..k].iter().zip(&b[..k]).map(|(x, y)| (x - ma) * (y - mb)).sum::<f64>() / (k - 1) as f64
+    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64
 }
 
 /// Python's `x or np.nan`: NaN for 0.
@@ -510,6 +805,86 @@ impl Metrics {
         match value.get(name)? {
             serde_json::Value::Null => Some(f64::NAN),
             v => v.as_f64(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random number in [0, 1).
+    fn unit(state: &mut u64) -> f64 {
+        *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (*state >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn bits(d: &Drawdowns) -> (u64, u64, Option<Vec<i64>>, Vec<u64>, usize) {
+        (
+            d.equity_peak.to_bits(),
+            d.max.to_bits(),
+            d.durations.clone(),
+            d.peaks.iter().map(|p| p.to_bits()).collect(),
+            d.longest_underwater_bars,
+        )
+    }
+
+    #[test]
+    fn positive_drawdowns_are_bit_for_bit_those_of_any_curve() {
+        let mut state = 3;
+        for case in 0..200 {
+            let n = 1 + case * 7 % 300;
+            let mut equity = Vec::with_capacity(n);
+            let mut e = 1000.0;
+            for _ in 0..n {
+                // Flat stretches, ties with the peak, rises and falls.
+                match (unit(&mut state) * 4.0) as u32 {
+                    0 => {}
+                    1 => e = equity.iter().copied().fold(e, f64::max),
+                    _ => e *= 1.0 + (unit(&mut state) - 0.5) * 0.01,
+                }
+                equity.push(e);
+            }
+            let ts: Vec<i64> = (0..n as i64).map(|i| i * 60_000_000_000 + (i % 3) * 7).collect();
+            let fast = positive_drawdowns(&equity, &ts).expect("positive");
+            assert_eq!(bits(&fast), bits(&any_drawdowns(&equity, &ts)), "case {case}");
+        }
+        assert_eq!(bits(&positive_drawdowns(&[], &[]).expect("empty")), bits(&any_drawdowns(&[], &[])));
+        let flat = [5.0; 10];
+        let ts: Vec<i64> = (0..10).collect();
+        assert_eq!(bits(&positive_drawdowns(&flat, &ts).expect("flat")), bits(&any_drawdowns(&flat, &ts)));
+        assert!(
+            positive_drawdowns(&[1.0, f64::NAN], &[0, 1]).is_none()
+                && positive_drawdowns(&[1.0, 0.0], &[0, 1]).is_none()
+        );
+    }
+
+    #[test]
+    fn the_calendar_of_sorted_bars_is_the_calendar_bar_by_bar() {
+        let mut state = 11;
+        for freq_days in [1, 7, 31, 365] {
+            let mut ts = Vec::new();
+            let mut t = -40 * NANOS_PER_DAY + 12_345;
+            for _ in 0..5000 {
+                t += (unit(&mut state).powi(6) * 30.0 * NANOS_PER_DAY as f64) as i64 + 1;
+                ts.push(t);
+            }
+            let calendar = Calendar::new(&ts, freq_days, true);
+            let weekend = ts.iter().filter(|&&t| (t.div_euclid(NANOS_PER_DAY) + 3).rem_euclid(7) >= 5).count();
+            let mut ends = Vec::new();
+            for i in 1..=ts.len() {
+                let key = |t: i64| period_key(t.div_euclid(NANOS_PER_DAY), freq_days);
+                if i == ts.len() || key(ts[i]) != key(ts[i - 1]) {
+                    ends.push(i);
+                }
+            }
+            assert_eq!((calendar.weekend_bars, &calendar.period_ends), (weekend, &ends), "freq {freq_days}");
+            // Out of order: bar by bar, runs of one period as they come.
+            let mut shuffled = ts.clone();
+            shuffled.swap(10, 4000);
+            let c = Calendar::new(&shuffled, freq_days, false);
+            assert_eq!(c.weekend_bars, weekend);
+            assert_eq!(c.period_ends.last(), Some(&ts.len()));
         }
     }
 }

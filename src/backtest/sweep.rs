@@ -13,7 +13,7 @@ use std::{
 
 use serde_json::Value;
 
-use super::{BacktestError, MarketSpec, Metrics, SeriesCache, run_range};
+use super::{BacktestError, Bookkeeping, MarketSpec, Metrics, SeriesCache, engine::run_range_on};
 use crate::strategy::StrategySpec;
 
 /// Most combinations one sweep may have.
@@ -244,9 +244,11 @@ pub fn run_sweep(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(params) = combos.get(i) else { break };
-                    match apply_params(base, params)
-                        .and_then(|spec| run_range(&spec, cache, market, options.range.clone()))
-                    {
+                    match apply_params(base, params).and_then(|spec| {
+                        // One thread per run: the sweep's threads keep every core busy.
+                        let range = options.range.clone();
+                        run_range_on(&spec, cache, market, range, Bookkeeping::TradingView, false)
+                    }) {
                         Ok(report) => local.push(SweepRow { params: params.clone(), metrics: report.metrics }),
                         Err(BacktestError::Setup(reason) | BacktestError::Spec(reason)) => {
                             if let Ok(mut s) = skips.lock() {

@@ -59,7 +59,7 @@ pub use bbands::{BollingerBands, BollingerValue, RollingVariance, bollinger_band
 pub use ema::{Ema, ema};
 pub use macd::{Macd, MacdValue, macd};
 pub use rsi::{Rsi, rsi};
-pub use sma::{Sma, sma};
+pub use sma::{Sma, sma, sma_pair};
 pub use spec::{Column, IndicatorSpec, compute_columns, parse_spec_list};
 pub use stoch::{Stoch, StochValue, stochastic};
 pub use wma::{Wma, wma};
