@@ -165,8 +165,12 @@ impl ModelConfig {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let raw: RawConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
         let model_type = raw.model_type.unwrap_or_else(|| "minicpm".to_owned());
-        if !matches!(model_type.as_str(), "minicpm" | "minicpm4") {
-            return Err(format!("model_type: {model_type:?} is not a MiniCPM4 text model (minicpm or minicpm4)"));
+        // A MiniCPM-V config keeps its LLM's fields at the top level; its LLM has no muP scales.
+        let vision_llm = model_type == "minicpmv";
+        if !matches!(model_type.as_str(), "minicpm" | "minicpm4") && !vision_llm {
+            return Err(format!(
+                "model_type: {model_type:?} is not a MiniCPM4 text model (minicpm or minicpm4) or MiniCPM-V (minicpmv)"
+            ));
         }
         if let Some(act) = &raw.hidden_act
             && act != "silu"
@@ -222,6 +226,13 @@ impl ModelConfig {
             },
         };
         let mup = raw.use_mup.unwrap_or(true);
+        // Absent muP keys mean "no scaling": embeddings × 1, residuals × 1 (scale_depth = √layers), logits ÷ 1.
+        // MiniCPM4 text checkpoints always carry them; MiniCPM-V 4.0's LLM leaves them out.
+        let (default_depth, default_base) = if vision_llm {
+            ((raw.num_hidden_layers as f64).sqrt(), raw.hidden_size as f64)
+        } else {
+            (1.0, raw.hidden_size as f64)
+        };
         let quant = match raw.quantization_config {
             None => QuantConfig::None,
             Some(q) => {
@@ -252,12 +263,12 @@ impl ModelConfig {
             rope_theta,
             rope,
             scale_emb: if mup { raw.scale_emb.unwrap_or(1.0) } else { 1.0 },
-            scale_depth: if mup { raw.scale_depth.unwrap_or(1.0) } else { (raw.num_hidden_layers as f64).sqrt() },
-            dim_model_base: if mup {
-                raw.dim_model_base.unwrap_or(raw.hidden_size as f64)
+            scale_depth: if mup {
+                raw.scale_depth.unwrap_or(default_depth)
             } else {
-                raw.hidden_size as f64
+                (raw.num_hidden_layers as f64).sqrt()
             },
+            dim_model_base: if mup { raw.dim_model_base.unwrap_or(default_base) } else { raw.hidden_size as f64 },
             tie_word_embeddings: raw.tie_word_embeddings.unwrap_or(false),
             bos_token_id: raw.bos_token_id,
             eos_token_ids: raw.eos_token_id.map(OneOrMany::into_vec).unwrap_or_default(),

@@ -48,6 +48,10 @@ pub struct GenerateRequest {
     pub stop_ids: Vec<u32>,
     /// Every output must be JSON valid against this schema.
     pub json_schema: Option<serde_json::Value>,
+    /// Images for a vision model (MiniCPM-V), in prompt order: each replaces a `(<image>./</image>)` marker of
+    /// the prompt text, or, without markers, they go before the last user message (or the text). Not serialised.
+    #[serde(skip)]
+    pub images: Vec<super::vision::ImageData>,
 }
 
 impl GenerateRequest {
@@ -60,6 +64,7 @@ impl GenerateRequest {
             stop_strings: Vec::new(),
             stop_ids: Vec::new(),
             json_schema: None,
+            images: Vec::new(),
         }
     }
 }
@@ -119,19 +124,42 @@ pub fn prompt_ids(tok: &TextTokenizer, prompt: &Prompt) -> Result<Vec<u32>, AiEr
     }
 }
 
+/// The prompt as the model receives it: token ids and, for a multimodal prompt, their input embeddings with the
+/// image placeholders already replaced by image features.
+pub struct PromptInput {
+    /// Token ids (placeholders included); they count for the context and the repetition penalty.
+    pub ids: Vec<u32>,
+    /// [ids.len(), hidden] embeddings to prefill with instead of looking the ids up.
+    pub embeddings: Option<candle_core::Tensor>,
+}
+
 /// Runs one request to the end. `on_text` receives each new piece of text as soon as it is whole (held back
 /// while it could still be the start of a stop string).
 pub fn generate(
     model: &MiniCpm4,
     tok: &TextTokenizer,
     request: &GenerateRequest,
+    constraint: Option<ConstraintMatcher>,
+    cancel: &AtomicBool,
+    on_text: impl FnMut(&str),
+) -> Result<Generation, AiError> {
+    let input = PromptInput { ids: prompt_ids(tok, &request.prompt)?, embeddings: None };
+    generate_from(model, tok, request, input, constraint, cancel, on_text)
+}
+
+/// [`generate`] from a prompt already turned into ids (and embeddings); `request.prompt` is not read.
+pub fn generate_from(
+    model: &MiniCpm4,
+    tok: &TextTokenizer,
+    request: &GenerateRequest,
+    input: PromptInput,
     mut constraint: Option<ConstraintMatcher>,
     cancel: &AtomicBool,
     mut on_text: impl FnMut(&str),
 ) -> Result<Generation, AiError> {
     let started = Instant::now();
     request.sampling.validate().map_err(AiError::Request)?;
-    let prompt = prompt_ids(tok, &request.prompt)?;
+    let PromptInput { ids: prompt, mut embeddings } = input;
     if prompt.is_empty() {
         return Err(AiError::Request("the prompt is empty".into()));
     }
@@ -162,7 +190,10 @@ pub fn generate(
             finish = FinishReason::Cancelled;
             break;
         }
-        let logits = model.forward(&input, &mut cache, false)?;
+        let logits = match embeddings.take() {
+            Some(e) => model.forward_embeddings(e, &mut cache, false)?,
+            None => model.forward(&input, &mut cache, false)?,
+        };
         if step == 0 {
             prefill_secs = started.elapsed().as_secs_f64();
         }

@@ -1,6 +1,8 @@
 //! Local language models: MiniCPM4 / MiniCPM4.1 checkpoints loaded from Hugging Face folders and run by our own
 //! engine on candle tensors (CPU), with int4 weights kept packed, sampling, schema-constrained JSON and a worker
-//! thread behind a request channel. May import `domain` and `strategy` (for schemas); never `gui` or `cli`.
+//! thread behind a request channel; MiniCPM-V 4.0 checkpoints add the vision path ([`vision`]) that turns a chart
+//! image into feature vectors in the LLM's prompt. May import `domain`, `strategy` and `patterns` (for schemas);
+//! never `gui` or `cli`.
 
 pub mod config;
 pub mod constrain;
@@ -13,6 +15,7 @@ pub mod models;
 pub mod quant;
 pub mod sampling;
 pub mod tokenizer;
+pub mod vision;
 pub mod weights;
 
 use std::path::PathBuf;

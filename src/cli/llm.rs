@@ -16,6 +16,7 @@ use crate::ai::{
     hub::{HubOptions, resolve_model},
     sampling::SamplingParams,
     tokenizer::ChatMessage,
+    vision::ImageData,
 };
 
 /// Arguments of `aio generate`.
@@ -81,14 +82,34 @@ pub enum ModelAction {
         #[arg(long)]
         json: bool,
     },
-    /// Write the logits of every position as an f32 tensor `logits` [len, vocab] to a safetensors file.
+    /// Write the logits of every position as an f32 tensor `logits` [len, vocab] (and the ids as `input_ids`) to a
+    /// safetensors file.
     Logits {
         /// Model folder or hub id.
         #[arg(long)]
         model: String,
-        /// Comma-separated token ids.
-        #[arg(long, value_delimiter = ',', required = true)]
+        /// Comma-separated token ids (with --image they must hold the image's placeholder).
+        #[arg(long, value_delimiter = ',', required_unless_present = "prompt", conflicts_with = "prompt")]
         ids: Vec<u32>,
+        /// A user message, encoded with the chat template (with --image the image goes before it).
+        #[arg(long)]
+        prompt: Option<String>,
+        /// An image for a MiniCPM-V model (repeatable).
+        #[arg(long = "image")]
+        images: Vec<PathBuf>,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a MiniCPM-V model's resampled image features: `tgt_sizes` i32 [slices, 2] and `features` f32
+    /// [slices, query_num, hidden] in a safetensors file.
+    VisionFeatures {
+        /// Model folder or hub id (a MiniCPM-V checkpoint).
+        #[arg(long)]
+        model: String,
+        /// The image (PNG or JPEG).
+        #[arg(long)]
+        image: PathBuf,
         /// Output file.
         #[arg(long)]
         out: PathBuf,
@@ -131,6 +152,7 @@ pub fn run_generate(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         stop_strings: args.stop.clone(),
         stop_ids: Vec::new(),
         json_schema: schema,
+        images: Vec::new(),
     };
     request.sampling.validate().map_err(anyhow::Error::msg)?;
     let dir = model_dir(&args.model)?;
@@ -177,26 +199,93 @@ pub fn run_model(args: ModelArgs) -> anyhow::Result<ExitCode> {
                 println!("vocabulary    {}", info.vocab_size);
                 println!("context       {} positions", info.max_positions);
                 println!("chat template {}", if info.chat_template { "yes" } else { "no" });
+                println!(
+                    "vision        {}",
+                    if info.vision { "yes (MiniCPM-V: images through --image)" } else { "no" }
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
-        ModelAction::Logits { model, ids, out } => {
+        ModelAction::Logits { model, ids, prompt, images, out } => {
             let dir = model_dir(&model)?;
+            let images = images
+                .iter()
+                .map(|p| ImageData::open(p).with_context(|| format!("reading the image {}", p.display())))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let engine = Engine::start(&dir).with_context(|| format!("loading {}", dir.display()))?;
-            let (shape, logits) = engine.logits(ids)?;
-            write_logits(&out, &shape, &logits)?;
+            let ids = match prompt {
+                Some(text) => {
+                    let mut request = GenerateRequest::chat(&text, 1);
+                    request.images = images.clone();
+                    engine.prompt_ids(request)?
+                }
+                None => ids,
+            };
+            let (shape, logits) = engine.logits_with_images(ids.clone(), images)?;
+            let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+            write_safetensors(
+                &out,
+                &[
+                    ("logits", safetensors::Dtype::F32, shape.clone(), f32_bytes(&logits)),
+                    (
+                        "input_ids",
+                        safetensors::Dtype::I64,
+                        vec![ids.len()],
+                        ids.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                    ),
+                ],
+            )?;
             eprintln!("wrote logits {shape:?} to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelAction::VisionFeatures { model, image, out } => {
+            let dir = model_dir(&model)?;
+            let image = ImageData::open(&image).with_context(|| format!("reading the image {}", image.display()))?;
+            let loaded = LoadedModel::load(&dir).with_context(|| format!("loading {}", dir.display()))?;
+            let (input, features) =
+                loaded.image_features(std::slice::from_ref(&image))?.pop().context("no features for the image")?;
+            let shape = features.features.dims().to_vec();
+            let values: Vec<f32> = features.features.flatten_all()?.to_vec1()?;
+            let tgt: Vec<u8> =
+                input.tgt_sizes.iter().flat_map(|&(h, w)| [h as i32, w as i32]).flat_map(i32::to_le_bytes).collect();
+            write_safetensors(
+                &out,
+                &[
+                    ("tgt_sizes", safetensors::Dtype::I32, vec![input.tgt_sizes.len(), 2], tgt),
+                    ("features", safetensors::Dtype::F32, shape.clone(), f32_bytes(&values)),
+                ],
+            )?;
+            eprintln!(
+                "wrote features {shape:?} of {} slices to {} (preprocess {:.0} ms, encoder {:.0} ms, resampler {:.0} ms)",
+                input.tgt_sizes.len(),
+                out.display(),
+                input.preprocess_secs * 1e3,
+                features.encoder_secs * 1e3,
+                features.resampler_secs * 1e3
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Writes `logits` as one f32 safetensors tensor, through a temporary file renamed into place.
-fn write_logits(out: &Path, shape: &[usize], logits: &[f32]) -> anyhow::Result<()> {
-    let bytes: Vec<u8> = logits.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), &bytes)
-        .context("building the logits tensor")?;
-    let data = safetensors::serialize([("logits", view)], None).context("serialising the logits")?;
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A named tensor to write: name, dtype, shape, little-endian bytes.
+type NamedTensor = (&'static str, safetensors::Dtype, Vec<usize>, Vec<u8>);
+
+/// Writes tensors as one safetensors file, through a temporary file renamed into place.
+pub(crate) fn write_safetensors(out: &Path, tensors: &[NamedTensor]) -> anyhow::Result<()> {
+    let views = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+                .map(|v| (*name, v))
+                .with_context(|| format!("building the tensor {name}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let data = safetensors::serialize(views, None).context("serialising the tensors")?;
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a file in {}", dir.display()))?;

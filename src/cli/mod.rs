@@ -16,6 +16,7 @@ mod pine;
 mod render;
 mod resample;
 mod validate;
+mod vision;
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
@@ -78,8 +79,11 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Generate text with a local MiniCPM4 model (streams to stdout).
     Generate(llm::GenerateArgs),
-    /// Inspect a local model: `info` (architecture, quantization, memory) or `logits` (safetensors dump).
+    /// Inspect a local model: `info` (architecture, quantization, memory), `logits` (safetensors dump) or
+    /// `vision-features` (a MiniCPM-V model's image features).
     Model(llm::ModelArgs),
+    /// Read a chart image with a MiniCPM-V model and print its findings as JSON (constrained decoding).
+    Vision(vision::VisionArgs),
 }
 
 fn init_logging(gui_layer: Option<crate::gui::LogLayer>) {
@@ -124,6 +128,7 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
                 Command::Bench(args) => bench::run(args),
                 Command::Generate(args) => llm::run_generate(args),
                 Command::Model(args) => llm::run_model(args),
+                Command::Vision(args) => vision::run(args),
             }
         }
     };

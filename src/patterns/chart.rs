@@ -1281,6 +1281,171 @@ pub fn parse_findings(json: &str) -> Result<Vec<ChartFinding>, serde_json::Error
     }
 }
 
+/// What an analyst reads in one chart: the findings document shared by the vision model (`aio vision`) and the
+/// rule-based pattern engine ([`ChartAnalysis::reading`]), so the orchestrator treats both alike.
+///
+/// `pattern` is a [`PatternKind::name`] or `none`; `strength` and `confidence` lie in `0..=1`; `volatility` is a
+/// [`VolatilityState::name`]; `support_resistance` holds at most 8 positive prices, ascending; `trend` is `up`,
+/// `down`, `sideways` or `unknown`; `timeframe_hint` a bar size such as `H1` (or `unknown`); `notes` at most 400
+/// characters of plain text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChartReading {
+    /// The most significant pattern, or `none`.
+    pub pattern: String,
+    /// How clear the pattern is, `0..=1`.
+    pub strength: f64,
+    /// Volatility bucket at the last bar.
+    pub volatility: String,
+    /// Key support and resistance prices, ascending.
+    pub support_resistance: Vec<f64>,
+    /// Direction of the visible move.
+    pub trend: String,
+    /// Bar size the chart appears to show.
+    pub timeframe_hint: String,
+    /// The analyst's confidence in this reading, `0..=1`.
+    pub confidence: f64,
+    /// Free-text remarks for the trader.
+    pub notes: String,
+}
+
+/// Trend names of [`ChartReading::trend`].
+pub const READING_TRENDS: [&str; 4] = ["up", "down", "sideways", "unknown"];
+
+/// Timeframe names of [`ChartReading::timeframe_hint`].
+pub const READING_TIMEFRAMES: [&str; 10] = ["M1", "M5", "M15", "M30", "H1", "H4", "D1", "W1", "MN1", "unknown"];
+
+/// JSON Schema of a [`ChartReading`]: the enums above and the pattern and volatility names, bounded numbers and
+/// lengths, every field required, in the struct's order.
+pub fn chart_reading_schema() -> serde_json::Value {
+    let mut patterns: Vec<&str> = PatternKind::ALL.iter().map(|k| k.name()).collect();
+    patterns.push("none");
+    let volatility: Vec<&str> = [
+        VolatilityState::Low,
+        VolatilityState::Normal,
+        VolatilityState::Elevated,
+        VolatilityState::Extreme,
+        VolatilityState::Unknown,
+    ]
+    .iter()
+    .map(|v| v.name())
+    .collect();
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "pattern": {"enum": patterns},
+            "strength": {"type": "number", "minimum": 0, "maximum": 1},
+            "volatility": {"enum": volatility},
+            "support_resistance": {
+                "type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1e9}, "maxItems": 8
+            },
+            "trend": {"enum": READING_TRENDS},
+            "timeframe_hint": {"enum": READING_TIMEFRAMES},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "notes": {"type": "string", "maxLength": 400}
+        },
+        "required": ["pattern", "strength", "volatility", "support_resistance", "trend", "timeframe_hint",
+                     "confidence", "notes"],
+        "additionalProperties": false
+    })
+}
+
+impl ChartReading {
+    /// Checks a reading against [`chart_reading_schema`]'s rules; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.pattern != "none" && PatternKind::from_name(&self.pattern).is_none() {
+            return Err(format!("pattern: {:?} is not a known pattern or none", self.pattern));
+        }
+        for (name, v) in [("strength", self.strength), ("confidence", self.confidence)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{name}: {v} is outside 0..=1"));
+            }
+        }
+        if !["low", "normal", "elevated", "extreme", "unknown"].contains(&self.volatility.as_str()) {
+            return Err(format!("volatility: {:?} is not a volatility bucket", self.volatility));
+        }
+        if self.support_resistance.len() > 8 || self.support_resistance.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
+            return Err("support_resistance: at most 8 positive prices".into());
+        }
+        if !READING_TRENDS.contains(&self.trend.as_str()) {
+            return Err(format!("trend: {:?} is not one of {READING_TRENDS:?}", self.trend));
+        }
+        if !READING_TIMEFRAMES.contains(&self.timeframe_hint.as_str()) {
+            return Err(format!("timeframe_hint: {:?} is not one of {READING_TIMEFRAMES:?}", self.timeframe_hint));
+        }
+        if self.notes.chars().count() > 400 {
+            return Err("notes: longer than 400 characters".into());
+        }
+        Ok(())
+    }
+}
+
+impl ChartAnalysis {
+    /// The rule-based [`ChartReading`]: the strongest pattern ending in the last quarter of the bars (else the
+    /// strongest at all, else `none`), the regime as the trend, the volatility at the last bar, the strongest
+    /// levels, and a confidence from the pattern's strength and how settled the regime is. `timeframe` is the
+    /// chart's bar size (`H1`, …; anything unknown becomes `unknown`); `bars` the number of bars analysed.
+    pub fn reading(&self, timeframe: &str, bars: usize) -> ChartReading {
+        let recent_from = bars - bars / 4;
+        let strongest = |recent: bool| {
+            self.patterns
+                .iter()
+                .filter(|p| !recent || p.end >= recent_from)
+                .max_by(|a, b| a.strength.total_cmp(&b.strength).then(a.end.cmp(&b.end)))
+        };
+        let pattern = strongest(true).or_else(|| strongest(false));
+        let trend = match self.regime.regime {
+            Regime::TrendUp => "up",
+            Regime::TrendDown => "down",
+            Regime::Range => "sideways",
+            Regime::Unknown => "unknown",
+        };
+        let mut levels: Vec<f64> =
+            self.levels.iter().map(|l| l.price).filter(|p| p.is_finite() && *p > 0.0).take(8).collect();
+        levels.sort_by(f64::total_cmp);
+        let settled = self.regime.efficiency.clamp(0.0, 1.0);
+        let (name, strength) = match pattern {
+            Some(p) => (p.kind.name(), p.strength.clamp(0.0, 1.0)),
+            None => ("none", 0.0),
+        };
+        let confidence = match pattern {
+            Some(p) => (0.6 * p.strength + 0.2 * settled + if p.confirmed { 0.2 } else { 0.0 }).clamp(0.0, 1.0),
+            None => (0.3 * settled).clamp(0.0, 1.0),
+        };
+        let timeframe_hint =
+            READING_TIMEFRAMES.iter().find(|t| t.eq_ignore_ascii_case(timeframe)).copied().unwrap_or("unknown");
+        let mut notes = match pattern {
+            Some(p) => format!(
+                "{} {} (strength {:.2}) over bars {}..={}; regime {}, volatility {}; {} support/resistance levels.",
+                if p.confirmed { "Confirmed" } else { "Forming" },
+                p.kind.name().replace('_', " "),
+                p.strength,
+                p.start,
+                p.end,
+                self.regime.regime.name(),
+                self.volatility.state.name(),
+                levels.len()
+            ),
+            None => format!(
+                "No chart pattern; regime {}, volatility {}; {} support/resistance levels.",
+                self.regime.regime.name(),
+                self.volatility.state.name(),
+                levels.len()
+            ),
+        };
+        notes.truncate(400);
+        ChartReading {
+            pattern: name.to_owned(),
+            strength,
+            volatility: self.volatility.state.name().to_owned(),
+            support_resistance: levels,
+            trend: trend.to_owned(),
+            timeframe_hint: timeframe_hint.to_owned(),
+            confidence,
+            notes,
+        }
+    }
+}
+
 /// RFC 3339 UTC text of a nanosecond timestamp with a `Z` suffix; fractional seconds only when non-zero.
 pub fn rfc3339_utc(time_ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(time_ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
@@ -1692,6 +1857,44 @@ mod tests {
                 VolatilityState::Unknown
             ]
         );
+    }
+
+    #[test]
+    fn rule_based_reading_names_the_pattern_and_validates() {
+        let b = bars(&DOUBLE_TOP, 1);
+        let analysis = run(&b);
+        let reading = analysis.reading("h1", b.close.len());
+        assert_eq!(reading.pattern, "double_top");
+        assert_eq!(reading.timeframe_hint, "H1");
+        assert!(reading.confidence > 0.5, "a confirmed pattern: {}", reading.confidence);
+        assert!(reading.support_resistance.windows(2).all(|w| w[0] <= w[1]));
+        assert!(reading.notes.starts_with("Confirmed double top"), "{}", reading.notes);
+        reading.validate().expect("valid");
+        // The JSON has exactly the schema's keys.
+        let value = serde_json::to_value(&reading).expect("json");
+        let schema = chart_reading_schema();
+        let mut keys: Vec<&String> = value.as_object().expect("object").keys().collect();
+        let mut want: Vec<&String> = schema["properties"].as_object().expect("properties").keys().collect();
+        keys.sort();
+        want.sort();
+        assert_eq!(keys, want);
+        // Nothing found: `none`, and a low confidence.
+        let empty = ChartAnalysis::default().reading("X9", 0);
+        assert_eq!((empty.pattern.as_str(), empty.timeframe_hint.as_str()), ("none", "unknown"));
+        empty.validate().expect("valid");
+        // Each rule of validate names its field.
+        for (bad, field) in [
+            (ChartReading { pattern: "cup".into(), ..reading.clone() }, "pattern"),
+            (ChartReading { strength: 1.5, ..reading.clone() }, "strength"),
+            (ChartReading { confidence: -0.1, ..reading.clone() }, "confidence"),
+            (ChartReading { volatility: "wild".into(), ..reading.clone() }, "volatility"),
+            (ChartReading { support_resistance: vec![-1.0], ..reading.clone() }, "support_resistance"),
+            (ChartReading { trend: "north".into(), ..reading.clone() }, "trend"),
+            (ChartReading { timeframe_hint: "H2".into(), ..reading.clone() }, "timeframe_hint"),
+            (ChartReading { notes: "x".repeat(401), ..reading.clone() }, "notes"),
+        ] {
+            assert!(bad.validate().expect_err(field).starts_with(field), "{field}");
+        }
     }
 
     #[test]

@@ -104,12 +104,12 @@ enum Embedding {
 }
 
 impl Embedding {
-    fn load(ckpt: &Checkpoint, vocab: usize, hidden: usize) -> Result<Self, AiError> {
-        let name = "model.embed_tokens.weight";
-        Ok(match Linear::dense_as_stored(ckpt, name, vocab, hidden)? {
+    fn load(ckpt: &Checkpoint, prefix: &str, vocab: usize, hidden: usize) -> Result<Self, AiError> {
+        let name = format!("{prefix}model.embed_tokens.weight");
+        Ok(match Linear::dense_as_stored(ckpt, &name, vocab, hidden)? {
             Linear::Half(m) => Self::Half(m),
             Linear::Dense(t) => Self::Dense(t),
-            Linear::Int4(_) => return Err(ckpt.error(name, "an embedding cannot be int4")),
+            Linear::Int4(_) => return Err(ckpt.error(&name, "an embedding cannot be int4")),
         })
     }
 
@@ -157,8 +157,8 @@ pub struct MiniCpm4 {
 }
 
 /// How the checkpoint stores the first layer's projections (all layers share it).
-fn checkpoint_layout(ckpt: &Checkpoint) -> &'static str {
-    let attn = "model.layers.0.self_attn";
+fn checkpoint_layout(ckpt: &Checkpoint, prefix: &str) -> &'static str {
+    let attn = format!("{prefix}model.layers.0.self_attn");
     if ckpt.contains(&format!("{attn}.qkv_proj.qweight")) {
         "Marlin with fused qkv_proj/gate_up_proj (CPM.cu), kept int4"
     } else if ckpt.contains(&format!("{attn}.q_proj.qzeros")) {
@@ -174,7 +174,12 @@ impl MiniCpm4 {
     /// Loads the weights of a checkpoint folder whose config is `cfg` (dense f32/f16/bf16, GPTQ v1, Marlin, or
     /// fused Marlin; the tensors tell which).
     pub fn load(dir: &Path, cfg: ModelConfig) -> Result<Self, AiError> {
-        let ckpt = Checkpoint::open(dir)?;
+        Self::load_from(&Checkpoint::open(dir)?, "", cfg)
+    }
+
+    /// Loads the decoder from an open checkpoint whose tensor names start with `prefix` (`""` for a text model,
+    /// `"llm."` inside a MiniCPM-V checkpoint).
+    pub fn load_from(ckpt: &Checkpoint, prefix: &str, cfg: ModelConfig) -> Result<Self, AiError> {
         let device = Device::Cpu;
         let h = cfg.hidden_size;
         let (q_n, kv_n) = (cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim);
@@ -182,42 +187,43 @@ impl MiniCpm4 {
         let vector = |name: &str, n: usize| -> Result<Tensor, AiError> {
             Ok(Tensor::from_vec(ckpt.f32(name, &[n])?, n, &device)?)
         };
-        let embed = Embedding::load(&ckpt, cfg.vocab_size, h)?;
+        let embed = Embedding::load(ckpt, prefix, cfg.vocab_size, h)?;
         let group_size = match &cfg.quant {
             QuantConfig::Int4 { group_size, .. } => Some(*group_size),
             QuantConfig::None => None,
         };
         let mut layers = Vec::with_capacity(cfg.num_layers);
         for l in 0..cfg.num_layers {
-            let p = format!("model.layers.{l}");
+            let p = format!("{prefix}model.layers.{l}");
             let attn = format!("{p}.self_attn");
             let mlp = format!("{p}.mlp");
             layers.push(Layer {
                 input_norm: vector(&format!("{p}.input_layernorm.weight"), h)?,
                 qkv: Linear::load_fused(
-                    &ckpt,
+                    ckpt,
                     &attn,
                     "qkv_proj",
                     &[("q_proj", q_n), ("k_proj", kv_n), ("v_proj", kv_n)],
                     h,
                     group_size,
                 )?,
-                o: Linear::load(&ckpt, &format!("{attn}.o_proj"), h, q_n, group_size)?,
+                o: Linear::load(ckpt, &format!("{attn}.o_proj"), h, q_n, group_size)?,
                 post_norm: vector(&format!("{p}.post_attention_layernorm.weight"), h)?,
                 gate_up: Linear::load_fused(
-                    &ckpt,
+                    ckpt,
                     &mlp,
                     "gate_up_proj",
                     &[("gate_proj", i_n), ("up_proj", i_n)],
                     h,
                     group_size,
                 )?,
-                down: Linear::load(&ckpt, &format!("{mlp}.down_proj"), h, i_n, group_size)?,
+                down: Linear::load(ckpt, &format!("{mlp}.down_proj"), h, i_n, group_size)?,
             });
         }
-        let norm = vector("model.norm.weight", h)?;
-        let lm_head = if ckpt.contains("lm_head.weight") && !cfg.tie_word_embeddings {
-            Linear::dense_as_stored(&ckpt, "lm_head.weight", cfg.vocab_size, h)?
+        let norm = vector(&format!("{prefix}model.norm.weight"), h)?;
+        let head_name = format!("{prefix}lm_head.weight");
+        let lm_head = if ckpt.contains(&head_name) && !cfg.tie_word_embeddings {
+            Linear::dense_as_stored(ckpt, &head_name, cfg.vocab_size, h)?
         } else {
             embed.as_linear()
         };
@@ -225,7 +231,7 @@ impl MiniCpm4 {
             tracing::info!("sparse_config (InfLLM v2) present: attention runs densely, which gives the same results");
         }
         let rope = RopeTables::new(&cfg);
-        let layout = checkpoint_layout(&ckpt).to_owned();
+        let layout = checkpoint_layout(ckpt, prefix).to_owned();
         Ok(Self { cfg, embed, layers, norm, lm_head, rope, device, layout })
     }
 
@@ -315,15 +321,39 @@ impl MiniCpm4 {
         if t == 0 {
             return Err(AiError::Candle(candle_core::Error::Msg("forward of an empty token list".into())));
         }
+        self.forward_embeddings(self.embed(ids)?, cache, all_positions)
+    }
+
+    /// The input embeddings of `ids` (rows of the embedding times `scale_emb`), [len, hidden]. Ids must be in the
+    /// vocabulary.
+    pub fn embed(&self, ids: &[u32]) -> Result<Tensor, AiError> {
         if let Some(bad) = ids.iter().find(|&&id| id as usize >= self.cfg.vocab_size) {
             return Err(AiError::Tokenizer(format!(
                 "token id {bad} is outside the vocabulary of {}",
                 self.cfg.vocab_size
             )));
         }
+        Ok((self.embed.lookup(ids, &self.device)? * self.cfg.scale_emb)?)
+    }
+
+    /// [`Self::forward`] from input embeddings [len, hidden] (token rows from [`Self::embed`], some replaced by
+    /// image features in a multimodal prompt).
+    pub fn forward_embeddings(
+        &self,
+        embeddings: Tensor,
+        cache: &mut KvCache,
+        all_positions: bool,
+    ) -> Result<Tensor, AiError> {
         let cfg = &self.cfg;
+        let (t, hidden) = embeddings.dims2()?;
+        if t == 0 || hidden != cfg.hidden_size {
+            return Err(AiError::Request(format!(
+                "input embeddings are [{t}, {hidden}]; the model needs at least one row of {}",
+                cfg.hidden_size
+            )));
+        }
         let start = cache.len;
-        let mut x = (self.embed.lookup(ids, &self.device)? * cfg.scale_emb)?;
+        let mut x = embeddings;
         let (cos, sin) = self.rope.cos_sin(start, t, &self.device)?;
         let mask = causal_mask(t, start, cfg.num_heads / cfg.num_kv_heads, &self.device)?;
         let residual_scale = cfg.residual_scale();
