@@ -274,6 +274,63 @@ fn damaged_checkpoints_give_clear_errors() {
     assert!(e.contains("<piece>") && e.contains("tokenizer.json"), "{e}");
 }
 
+/// Writes the fixture's weights as two shards with an index, in `dtype` (BF16 or F16) or f32.
+fn write_sharded(dir: &Path, dtype: safetensors::Dtype) {
+    let bytes = std::fs::read(fixture().join("model.safetensors")).expect("read");
+    let st = safetensors::SafeTensors::deserialize(&bytes).expect("parses");
+    let mut names: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
+    names.sort();
+    let converted: Vec<(String, Vec<usize>, Vec<u8>)> = names
+        .iter()
+        .map(|name| {
+            let t = st.tensor(name).expect("tensor");
+            let values = t.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4")));
+            let data: Vec<u8> = match dtype {
+                safetensors::Dtype::BF16 => values.flat_map(|v| half::bf16::from_f32(v).to_le_bytes()).collect(),
+                safetensors::Dtype::F16 => values.flat_map(|v| half::f16::from_f32(v).to_le_bytes()).collect(),
+                _ => t.data().to_vec(),
+            };
+            (name.clone(), t.shape().to_vec(), data)
+        })
+        .collect();
+    // vpm + resampler in the first shard, the LLM in the second.
+    let mut map = serde_json::Map::new();
+    for (k, part) in [(1, false), (2, true)] {
+        let file = format!("model-0000{k}-of-00002.safetensors");
+        let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = converted
+            .iter()
+            .filter(|(n, _, _)| n.starts_with("llm.") == part)
+            .map(|(n, shape, data)| {
+                map.insert(n.clone(), serde_json::Value::String(file.clone()));
+                (n.as_str(), safetensors::tensor::TensorView::new(dtype, shape.clone(), data).expect("view"))
+            })
+            .collect();
+        std::fs::write(dir.join(&file), safetensors::serialize(views, None).expect("serialize")).expect("write");
+    }
+    let index = serde_json::json!({"metadata": {}, "weight_map": map});
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).expect("index");
+    std::fs::remove_file(dir.join("model.safetensors")).expect("rm single file");
+}
+
+#[test]
+fn sharded_and_half_precision_checkpoints_load_and_agree() {
+    let r = Reference::open();
+    let (_, want) = r.f32("img1.features");
+    for (dtype, tolerance) in
+        [(safetensors::Dtype::F32, 1e-4), (safetensors::Dtype::F16, 1e-2), (safetensors::Dtype::BF16, 5e-2)]
+    {
+        let d = copy_fixture();
+        write_sharded(d.path(), dtype);
+        let model = MiniCpmV::load(d.path()).unwrap_or_else(|e| panic!("{dtype:?} shards load: {e}"));
+        let cfg = model.vision.config().clone();
+        let encoded = model.vision.encoder().forward(&r.pixel_values(1, &cfg), &r.tgt_sizes(1)).expect("encoder");
+        let features = model.vision.resampler().forward(&encoded.hidden, &encoded.tgt_sizes).expect("resampler");
+        let diff = max_abs_diff(&values(&features), &want);
+        eprintln!("{dtype:?} shards: features differ by {diff:e}");
+        assert!(diff < tolerance, "{dtype:?}: features differ by {diff}");
+    }
+}
+
 #[test]
 fn image_bounds_reject_unbalanced_markers() {
     assert_eq!(image_bounds(&[5, 1, 9, 9, 2, 7], &[1], &[2]).expect("balanced"), vec![(2, 4)]);

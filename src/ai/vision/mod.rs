@@ -457,8 +457,17 @@ impl VisionTower {
 
     /// Runs the encoder (one padded batch) and the resampler over an image's slices.
     pub fn features(&self, input: &ImageInput) -> Result<ImageFeatures, AiError> {
+        self.features_profiled(input, &mut siglip::EncoderProfile::default())
+    }
+
+    /// [`Self::features`], with the encoder's time by kind of work added to `profile`.
+    pub fn features_profiled(
+        &self,
+        input: &ImageInput,
+        profile: &mut siglip::EncoderProfile,
+    ) -> Result<ImageFeatures, AiError> {
         let started = Instant::now();
-        let encoded = self.encoder.forward(&input.pixel_values, &input.tgt_sizes)?;
+        let encoded = self.encoder.forward_profiled(&input.pixel_values, &input.tgt_sizes, profile)?;
         let encoder_secs = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let features = self.resampler.forward(&encoded.hidden, &encoded.tgt_sizes)?;

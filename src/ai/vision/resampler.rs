@@ -3,7 +3,7 @@
 //! are packed in `in_proj_weight`; a 2-D sin-cos position embedding of the slice's (row, column) grid is added to
 //! the keys only; then `ln_post` and the output matrix `proj` (applied as `x @ proj`, not transposed).
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use super::siglip::{Dense, LayerNorm, vector};
 use crate::ai::{AiError, weights::Checkpoint};
@@ -145,17 +145,16 @@ impl Resampler {
             if n == 0 || n > longest {
                 return Err(AiError::Request(format!("slice {b}: {h}×{w} patches do not fit {longest} rows")));
             }
-            let rows = x.narrow(0, b * longest, longest)?;
-            let pos = self.position_embedding(h, w, longest)?;
-            let split = |t: Tensor| -> Result<Tensor, AiError> {
-                Ok(t.reshape((longest, heads, d))?.transpose(0, 1)?.contiguous()?)
-            };
+            // The key padding mask: padded rows are left out of the keys and values (their weight would be
+            // exactly 0 after the softmax).
+            let rows = x.narrow(0, b * longest, n)?;
+            let pos = self.position_embedding(h, w, n)?;
+            let split =
+                |t: Tensor| -> Result<Tensor, AiError> { Ok(t.reshape((n, heads, d))?.transpose(0, 1)?.contiguous()?) };
             let k = split(self.k.forward(&(&rows + pos)?)?)?;
             let v = split(self.v.forward(&rows)?)?;
-            let mask: Vec<f32> = (0..longest).map(|j| if j < n { 0.0 } else { f32::NEG_INFINITY }).collect();
-            let mask = Tensor::from_vec(mask, (1, longest), &self.device)?;
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&mask)?;
-            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let scores = (q.matmul(&k.t()?)? * scale)?;
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
             let out = probs.matmul(&v)?.transpose(0, 1)?.reshape((queries, self.embed))?;
             outs.push(out);
         }

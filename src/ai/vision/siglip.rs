@@ -1,9 +1,12 @@
 //! The NaViT-style SigLIP vision encoder of MiniCPM-V (`vpm.*`): a 14×14 patch embedding, learned position
 //! embeddings looked up through bucketized fractional coordinates (so any slice shape maps onto the 70×70 table),
 //! pre-LayerNorm transformer blocks with `gelu_pytorch_tanh` MLPs, and `post_layernorm`. Slices of different sizes
-//! run as one padded batch; padded patches are masked as keys, so each slice's output equals running it alone.
+//! run as one padded batch: the projections and MLPs see every row, attention masks the padded patches out (as
+//! keys, and as queries whose outputs nobody reads), so each slice's output equals running it alone.
 
-use candle_core::{D, Device, Tensor};
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
 
 use super::{VisionConfig, preprocess::position_ids};
 use crate::ai::{AiError, weights::Checkpoint};
@@ -122,6 +125,21 @@ pub struct SiglipEncoder {
     device: Device,
 }
 
+/// Seconds spent in each kind of work of [`SiglipEncoder::forward_profiled`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EncoderProfile {
+    /// Patch embedding and position lookup.
+    pub embedding_secs: f64,
+    /// q/k/v, output and MLP projections (matrix multiplies).
+    pub linear_secs: f64,
+    /// Scores, softmax and the weighted sum of values.
+    pub attention_secs: f64,
+    /// tanh-GELU.
+    pub activation_secs: f64,
+    /// LayerNorms and residual adds.
+    pub norm_secs: f64,
+}
+
 /// A padded batch of slices.
 pub struct EncodedBatch {
     /// Encoder output [slices, longest, hidden] (rows past a slice's own patches are padding).
@@ -212,16 +230,22 @@ impl SiglipEncoder {
     /// Runs slices as one padded batch. `pixel_values[i]` is slice i in the reference layout [3, p, h·w·p]
     /// (`reshape_by_patch`), `tgt_sizes[i]` its (h, w) in patches.
     pub fn forward(&self, pixel_values: &[Vec<f32>], tgt_sizes: &[(usize, usize)]) -> Result<EncodedBatch, AiError> {
-        self.forward_timed(pixel_values, tgt_sizes, &mut |_| {})
+        self.forward_profiled(pixel_values, tgt_sizes, &mut EncoderProfile::default())
     }
 
-    /// [`Self::forward`], calling `after_block(i)` after each block (progress, profiling).
-    pub fn forward_timed(
+    /// [`Self::forward`], adding the seconds of each kind of work to `profile` (benchmarks).
+    pub fn forward_profiled(
         &self,
         pixel_values: &[Vec<f32>],
         tgt_sizes: &[(usize, usize)],
-        after_block: &mut dyn FnMut(usize),
+        profile: &mut EncoderProfile,
     ) -> Result<EncodedBatch, AiError> {
+        let mut clock = Instant::now();
+        let mut lap = |slot: &mut f64| {
+            let now = Instant::now();
+            *slot += (now - clock).as_secs_f64();
+            clock = now;
+        };
         let (hidden, p) = (self.cfg.hidden_size, self.cfg.patch_size);
         let batch = pixel_values.len();
         if batch == 0 || batch != tgt_sizes.len() {
@@ -263,53 +287,59 @@ impl SiglipEncoder {
         let rows = Tensor::from_vec(rows, (batch * longest, patch_len), &self.device)?;
         let pos = self.position.index_select(&Tensor::from_vec(positions, batch * longest, &self.device)?, 0)?;
         let mut x = (self.patch.forward(&rows)? + pos)?;
-        // Additive key masks [1, longest] per slice.
-        let masks = tgt_sizes
-            .iter()
-            .map(|&(h, w)| {
-                let m: Vec<f32> = (0..longest).map(|j| if j < h * w { 0.0 } else { f32::NEG_INFINITY }).collect();
-                Tensor::from_vec(m, (1, longest), &self.device)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        for (i, block) in self.blocks.iter().enumerate() {
+        lap(&mut profile.embedding_secs);
+        for block in &self.blocks {
             let normed = block.ln1.forward(&x)?;
-            let attn = self.attention(block, &normed, batch, longest, &masks)?;
+            lap(&mut profile.norm_secs);
+            let qkv = block.qkv.forward(&normed)?;
+            lap(&mut profile.linear_secs);
+            let attn = self.attention(&qkv, longest, tgt_sizes)?;
+            lap(&mut profile.attention_secs);
+            let attn = block.out.forward(&attn)?;
+            lap(&mut profile.linear_secs);
             x = (x + attn)?;
             let normed = block.ln2.forward(&x)?;
-            let mlp = block.fc2.forward(&block.fc1.forward(&normed)?.gelu()?)?;
+            lap(&mut profile.norm_secs);
+            let hidden_mlp = block.fc1.forward(&normed)?;
+            lap(&mut profile.linear_secs);
+            let act = hidden_mlp.gelu()?;
+            lap(&mut profile.activation_secs);
+            let mlp = block.fc2.forward(&act)?;
+            lap(&mut profile.linear_secs);
             x = (x + mlp)?;
-            after_block(i);
+            lap(&mut profile.norm_secs);
         }
         let x = self.post_ln.forward(&x)?.reshape((batch, longest, hidden))?;
+        lap(&mut profile.norm_secs);
         Ok(EncodedBatch { hidden: x, tgt_sizes: tgt_sizes.to_vec() })
     }
 
     /// Multi-head self-attention over each slice of the flattened batch [batch·longest, hidden].
-    fn attention(
-        &self,
-        block: &Block,
-        x: &Tensor,
-        batch: usize,
-        longest: usize,
-        masks: &[Tensor],
-    ) -> Result<Tensor, AiError> {
+    /// `qkv` is [batch·longest, 3·hidden]; the result (before `out_proj`) [batch·longest, hidden].
+    ///
+    /// The key padding mask is applied by leaving the padded keys out of each slice's scores: a masked key's
+    /// weight is exactly 0 after the softmax, so the sums are the same. Padded query rows get zeros (the reference
+    /// computes values there that no valid row ever reads).
+    fn attention(&self, qkv: &Tensor, longest: usize, tgt_sizes: &[(usize, usize)]) -> Result<Tensor, AiError> {
         let (hidden, heads) = (self.cfg.hidden_size, self.cfg.num_attention_heads);
         let d = hidden / heads;
-        let qkv = block.qkv.forward(x)?; // [batch·longest, 3·hidden]
         let scale = 1.0 / (d as f64).sqrt();
-        let mut outs = Vec::with_capacity(batch);
+        let mut outs = Vec::with_capacity(2 * tgt_sizes.len());
         // One slice at a time: the scores of a whole batch of 1k-patch slices would take gigabytes.
-        for (b, mask) in masks.iter().enumerate().take(batch) {
-            let rows = qkv.narrow(0, b * longest, longest)?;
+        for (b, &(h, w)) in tgt_sizes.iter().enumerate() {
+            let n = h * w;
+            let rows = qkv.narrow(0, b * longest, n)?;
             let split = |k: usize| -> Result<Tensor, AiError> {
-                Ok(rows.narrow(1, k * hidden, hidden)?.reshape((longest, heads, d))?.transpose(0, 1)?.contiguous()?)
+                Ok(rows.narrow(1, k * hidden, hidden)?.reshape((n, heads, d))?.transpose(0, 1)?.contiguous()?)
             };
-            let (q, k, v) = (split(0)?, split(1)?, split(2)?);
-            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
-            let out = probs.matmul(&v)?.transpose(0, 1)?.reshape((longest, hidden))?;
-            outs.push(out);
+            // The scale goes on q ([heads, n, d]) rather than on the scores ([heads, n, n]).
+            let (q, k, v) = ((split(0)? * scale)?, split(1)?, split(2)?);
+            let probs = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
+            outs.push(probs.matmul(&v)?.transpose(0, 1)?.reshape((n, hidden))?);
+            if longest > n {
+                outs.push(Tensor::zeros((longest - n, hidden), candle_core::DType::F32, &self.device)?);
+            }
         }
-        block.out.forward(&Tensor::cat(&outs, 0)?)
+        Ok(Tensor::cat(&outs, 0)?)
     }
 }
