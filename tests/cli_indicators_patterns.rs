@@ -81,6 +81,7 @@ fn indicators_command_rejects_a_bad_spec_naming_the_item() {
 fn patterns_command_writes_talib_candles_and_chart_findings() {
     let dir = tempfile::tempdir().unwrap();
     let (out, json) = (dir.path().join("pat.csv"), dir.path().join("chart.json"));
+    let reading_path = dir.path().join("reading.json");
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/eurusd_h1_2017_2018.csv");
     let run = aio(&[
         "patterns",
@@ -90,6 +91,8 @@ fn patterns_command_writes_talib_candles_and_chart_findings() {
         out.to_str().unwrap(),
         "--chart-json",
         json.to_str().unwrap(),
+        "--reading",
+        reading_path.to_str().unwrap(),
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let text = std::fs::read_to_string(&out).unwrap();
@@ -110,6 +113,12 @@ fn patterns_command_writes_talib_candles_and_chart_findings() {
         }
         assert!(f["start"].as_str().unwrap().ends_with('Z'));
     }
+    // The rule-based reading is the document `aio vision` answers with, and names one of the findings.
+    let reading: aio::patterns::chart::ChartReading =
+        serde_json::from_str(&std::fs::read_to_string(&reading_path).unwrap()).unwrap();
+    reading.validate().unwrap();
+    assert_eq!(reading.timeframe_hint, "H1");
+    assert!(findings.iter().any(|f| f["pattern"] == reading.pattern.as_str()), "{}", reading.pattern);
 }
 
 #[test]

@@ -169,11 +169,25 @@ fn bench_chart(counts: &[usize], frames: usize, size: [u32; 2]) -> anyhow::Resul
         }
         let loaded = Instant::now();
         let data = ChartData::new(Arc::clone(&bars), &indicators, "BENCH · M1".into(), 5, &theme);
+        let built = Instant::now();
         let dataset = renderer.upload(&data);
+        let uploaded = Instant::now();
         let out = ChartView::fit_all(n);
         let plan = plan_frame(&data, &out, canvas, &theme, &Annotations::default(), &style);
+        let planned = Instant::now();
         renderer.draw(&dataset, &plan)?;
         let first_ms = loaded.elapsed().as_secs_f64() * 1e3;
+        if std::env::var_os("AIO_BENCH_VERBOSE").is_some() {
+            let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+            eprintln!(
+                "{n} bars, first frame: chart data (levels of detail, f32 columns) {:.1} ms, upload {:.1} ms, plan {:.1} \
+                 ms, draw {:.1} ms",
+                ms(loaded, built),
+                ms(built, uploaded),
+                ms(uploaded, planned),
+                ms(planned, Instant::now())
+            );
+        }
         let mut time = |view: &ChartView| -> anyhow::Result<f64> {
             let t = Instant::now();
             let mut plan_secs = 0.0;

@@ -107,7 +107,7 @@ pub enum ModelAction {
         /// Model folder or hub id (a MiniCPM-V checkpoint).
         #[arg(long)]
         model: String,
-        /// The image (PNG or JPEG).
+        /// The image (PNG).
         #[arg(long)]
         image: PathBuf,
         /// Output file.

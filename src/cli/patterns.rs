@@ -1,5 +1,6 @@
-//! `aio patterns --input FILE --output OUT.csv [--chart-json OUT.json]`: TA-Lib candlestick pattern columns and
-//! chart-pattern findings.
+//! `aio patterns --input FILE --output OUT.csv [--chart-json OUT.json] [--reading OUT.json]`: TA-Lib candlestick
+//! pattern columns, chart-pattern findings, and the rule-based chart reading (the document `aio vision` answers
+//! with).
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -23,6 +24,10 @@ pub struct PatternsArgs {
     /// Chart patterns as a JSON array of findings (the shape the vision model produces).
     #[arg(long, value_name = "OUT.json")]
     pub chart_json: Option<PathBuf>,
+    /// The rule-based reading of the whole chart as one findings document (pattern, strength, volatility,
+    /// support_resistance, trend, timeframe_hint, confidence, notes): the same schema `aio vision` answers with.
+    #[arg(long, value_name = "OUT.json")]
+    pub reading: Option<PathBuf>,
     /// Drop invalid input rows instead of refusing the file.
     #[arg(long)]
     pub force: bool,
@@ -31,8 +36,8 @@ pub struct PatternsArgs {
 /// Runs `aio patterns`.
 pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
-        args.output.is_some() || args.chart_json.is_some(),
-        "nothing to write: give --output OUT.csv and/or --chart-json OUT.json"
+        args.output.is_some() || args.chart_json.is_some() || args.reading.is_some(),
+        "nothing to write: give --output OUT.csv, --chart-json OUT.json and/or --reading OUT.json"
     );
     if let Some(out) = &args.output {
         ingest::OutputFormat::from_path(out)?;
@@ -60,6 +65,25 @@ pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
             findings.len(),
             analysis.regime.regime.name(),
             analysis.volatility.state.name(),
+            out.display()
+        );
+    }
+    if let Some(out) = &args.reading {
+        let analysis = patterns::analyze_chart(bars, &ChartConfig::default())
+            .with_context(|| format!("analysing {}", args.input.display()))?;
+        let timeframe = loaded.timeframe.map(|t| t.to_string()).unwrap_or_default();
+        let reading = analysis.reading(&timeframe, bars.len());
+        let json = serde_json::to_string_pretty(&reading)?;
+        ingest::write_atomically(out, |file| {
+            use std::io::Write;
+            file.write_all(json.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| e.to_string())
+        })?;
+        eprintln!(
+            "reading: {} (strength {:.2}), trend {}, confidence {:.2} -> {}",
+            reading.pattern,
+            reading.strength,
+            reading.trend,
+            reading.confidence,
             out.display()
         );
     }

@@ -22,7 +22,7 @@ pub struct VisionArgs {
     /// MiniCPM-V model folder (Hugging Face layout) or hub id.
     #[arg(long)]
     pub model: String,
-    /// The chart image (PNG or JPEG), e.g. from `aio render`.
+    /// The chart image (PNG), e.g. from `aio render`.
     #[arg(long)]
     pub image: PathBuf,
     /// The instruction (default: read the chart and fill in the findings).

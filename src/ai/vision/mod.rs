@@ -305,7 +305,7 @@ impl ImageData {
         Self(std::sync::Arc::new(image))
     }
 
-    /// Decodes a PNG or JPEG file (alpha dropped as Pillow's `convert("RGB")` does).
+    /// Decodes a PNG file (alpha dropped as Pillow's `convert("RGB")` does).
     pub fn open(path: &Path) -> Result<Self, AiError> {
         preprocess::load_rgb(path).map(Self::new).map_err(|e| AiError::Request(e.to_string()))
     }
