@@ -162,7 +162,7 @@ impl SeriesCache {
             let close = self.bars.close();
             let mut values = ind::column_with_capacity(close.len());
             values.extend(close.first().map(|_| f64::NAN));
-            values.extend(close.windows(2).map(|w| (w[1] / w[0]).ln()));
+            values.extend(close.windows(2).map(|w| super::metrics::ln_ratio(w[1] / w[0])));
             Arc::new(values)
         })
         .clone()
