@@ -51,15 +51,18 @@ pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
         let fired: usize = columns.iter().map(|(_, v)| v.iter().filter(|&&x| x != 0).count()).sum();
         eprintln!("{} bars, {} candlestick signal(s) -> {}", bars.len(), fired, out.display());
     }
-    if let Some(out) = &args.chart_json {
-        let analysis = patterns::analyze_chart(bars, &ChartConfig::default())
-            .with_context(|| format!("analysing {}", args.input.display()))?;
+    // One analysis serves both JSON outputs.
+    let analysis = if args.chart_json.is_some() || args.reading.is_some() {
+        Some(
+            patterns::analyze_chart(bars, &ChartConfig::default())
+                .with_context(|| format!("analysing {}", args.input.display()))?,
+        )
+    } else {
+        None
+    };
+    if let (Some(out), Some(analysis)) = (&args.chart_json, &analysis) {
         let findings = analysis.findings(bars.ts_nanos());
-        let json = serde_json::to_string_pretty(&findings)?;
-        ingest::write_atomically(out, |file| {
-            use std::io::Write;
-            file.write_all(json.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| e.to_string())
-        })?;
+        write_json(out, &findings)?;
         eprintln!(
             "{} chart pattern(s); regime {}, volatility {} -> {}",
             findings.len(),
@@ -68,16 +71,10 @@ pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
             out.display()
         );
     }
-    if let Some(out) = &args.reading {
-        let analysis = patterns::analyze_chart(bars, &ChartConfig::default())
-            .with_context(|| format!("analysing {}", args.input.display()))?;
+    if let (Some(out), Some(analysis)) = (&args.reading, &analysis) {
         let timeframe = loaded.timeframe.map(|t| t.to_string()).unwrap_or_default();
         let reading = analysis.reading(&timeframe, bars.len());
-        let json = serde_json::to_string_pretty(&reading)?;
-        ingest::write_atomically(out, |file| {
-            use std::io::Write;
-            file.write_all(json.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| e.to_string())
-        })?;
+        write_json(out, &reading)?;
         eprintln!(
             "reading: {} (strength {:.2}), trend {}, confidence {:.2} -> {}",
             reading.pattern,
@@ -88,4 +85,14 @@ pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `value` as pretty JSON with a final newline, through a temporary file renamed into place.
+fn write_json(out: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(value)?;
+    ingest::write_atomically(out, |file| {
+        use std::io::Write;
+        file.write_all(json.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| e.to_string())
+    })?;
+    Ok(())
 }

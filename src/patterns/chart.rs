@@ -1074,6 +1074,9 @@ pub enum VolatilityState {
 }
 
 impl VolatilityState {
+    /// Every state, in declaration order.
+    pub const ALL: [Self; 5] = [Self::Low, Self::Normal, Self::Elevated, Self::Extreme, Self::Unknown];
+
     /// The lowercase name (`low`, `normal`, `elevated`, `extreme`, `unknown`).
     pub fn name(self) -> &'static str {
         match self {
@@ -1236,16 +1239,7 @@ pub struct ChartFinding {
 /// regime names from their enums, strength in `0..=1`, positive levels, RFC 3339 UTC times, at most 20 findings.
 pub fn findings_json_schema() -> serde_json::Value {
     let patterns: Vec<&str> = PatternKind::ALL.iter().map(|k| k.name()).collect();
-    let volatility: Vec<&str> = [
-        VolatilityState::Low,
-        VolatilityState::Normal,
-        VolatilityState::Elevated,
-        VolatilityState::Extreme,
-        VolatilityState::Unknown,
-    ]
-    .iter()
-    .map(|v| v.name())
-    .collect();
+    let volatility: Vec<&str> = VolatilityState::ALL.iter().map(|v| v.name()).collect();
     let regimes: Vec<&str> =
         [Regime::TrendUp, Regime::TrendDown, Regime::Range, Regime::Unknown].iter().map(|r| r.name()).collect();
     let rfc3339_utc =
@@ -1319,16 +1313,7 @@ pub const READING_TIMEFRAMES: [&str; 10] = ["M1", "M5", "M15", "M30", "H1", "H4"
 pub fn chart_reading_schema() -> serde_json::Value {
     let mut patterns: Vec<&str> = PatternKind::ALL.iter().map(|k| k.name()).collect();
     patterns.push("none");
-    let volatility: Vec<&str> = [
-        VolatilityState::Low,
-        VolatilityState::Normal,
-        VolatilityState::Elevated,
-        VolatilityState::Extreme,
-        VolatilityState::Unknown,
-    ]
-    .iter()
-    .map(|v| v.name())
-    .collect();
+    let volatility: Vec<&str> = VolatilityState::ALL.iter().map(|v| v.name()).collect();
     serde_json::json!({
         "type": "object",
         "properties": {
@@ -1360,7 +1345,7 @@ impl ChartReading {
                 return Err(format!("{name}: {v} is outside 0..=1"));
             }
         }
-        if !["low", "normal", "elevated", "extreme", "unknown"].contains(&self.volatility.as_str()) {
+        if !VolatilityState::ALL.iter().any(|v| v.name() == self.volatility) {
             return Err(format!("volatility: {:?} is not a volatility bucket", self.volatility));
         }
         if self.support_resistance.len() > 8 || self.support_resistance.iter().any(|p| !(p.is_finite() && *p > 0.0)) {
