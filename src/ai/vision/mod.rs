@@ -425,31 +425,31 @@ impl VisionTower {
     pub fn preprocess(&self, image: &image::RgbImage, image_idx: usize) -> Result<ImageInput, AiError> {
         let started = Instant::now();
         let cfg = &self.cfg;
-        let bad = |e: preprocess::PreprocessError| AiError::Request(format!("image: {e}"));
-        let slices = if cfg.slice_mode {
-            preprocess::slice_image(image, &cfg.slice).map_err(bad)?.slices
-        } else {
-            // Without slicing the whole image is resized like an unsliced one.
-            let single = SliceConfig { max_slice_nums: 1, ..cfg.slice.clone() };
-            preprocess::slice_image(image, &single).map_err(bad)?.slices
-        };
-        let p = cfg.slice.patch_size;
-        let pixel_values = slices.iter().map(|s| preprocess::pixel_values(s, cfg.norm_mean, cfg.norm_std, p)).collect();
-        let tgt_sizes = slices.iter().map(|s| preprocess::tgt_size(s, p)).collect();
-        let placeholder = self.placeholder(image, image_idx);
-        Ok(ImageInput { pixel_values, tgt_sizes, placeholder, preprocess_secs: started.elapsed().as_secs_f64() })
+        let input = preprocess::preprocess(image, &self.slicing(), cfg.norm_mean, cfg.norm_std)
+            .map_err(|e| AiError::Request(format!("image: {e}")))?;
+        Ok(ImageInput {
+            pixel_values: input.pixel_values,
+            tgt_sizes: input.tgt_sizes,
+            placeholder: self.placeholder(image, image_idx),
+            preprocess_secs: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The slicing in effect: the configured one, or no slicing at all (`max_slice_nums` 1, the whole image
+    /// resized like an unsliced one) when `slice_mode` is off.
+    fn slicing(&self) -> SliceConfig {
+        let max_slice_nums = if self.cfg.slice_mode { self.cfg.slice.max_slice_nums } else { 1 };
+        SliceConfig { max_slice_nums, ..self.cfg.slice.clone() }
     }
 
     /// The placeholder text of an image numbered `image_idx` (what [`Self::preprocess`] also returns).
     pub fn placeholder(&self, image: &image::RgbImage, image_idx: usize) -> String {
         let cfg = &self.cfg;
-        let max_slices = if cfg.slice_mode { cfg.slice.max_slice_nums } else { 1 };
-        let slice_cfg = SliceConfig { max_slice_nums: max_slices, ..cfg.slice.clone() };
         preprocess::image_placeholder(
             image.width(),
             image.height(),
             image_idx,
-            &slice_cfg,
+            &self.slicing(),
             &cfg.tokens,
             cfg.use_image_id,
         )
