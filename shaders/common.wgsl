@@ -28,7 +28,8 @@ struct Draw {
     color_down: vec4<f32>,
     // Body width as a fraction of the bucket width.
     body_fraction: f32,
-    _pad0: f32,
+    // First bucket of the chunk whose buffers are bound: storage arrays hold buckets chunk_first onwards.
+    chunk_first: u32,
     _pad1: f32,
     _pad2: f32,
 }

@@ -1,5 +1,6 @@
-// Indicator series from one f32 value per bar: anti-aliased polylines (one quad per segment) and histograms.
-// At a coarser level of detail every bucket shows the value of its last bar. Prepended with common.wgsl and
+// Indicator series from one f32 value per bucket of the level drawn (a bucket shows the value of its last bar):
+// anti-aliased polylines (one quad per segment), one-pixel strips and histograms. `values` holds the chunk's
+// buckets from draw.chunk_first on. Prepended with common.wgsl and
 // segment.wgsl.
 
 @group(1) @binding(0) var<storage, read> values: array<f32>;
@@ -21,8 +22,8 @@ struct LineOut {
 fn vs_line(@builtin(vertex_index) vi: u32, @builtin(instance_index) s: u32) -> LineOut {
     let a_bar = sample_bar(s);
     let b_bar = sample_bar(s + 1u);
-    let va = values[a_bar];
-    let vb = values[b_bar];
+    let va = values[s - draw.chunk_first];
+    let vb = values[s + 1u - draw.chunk_first];
     var out: LineOut;
     out.color = draw.color_up;
     out.across = 0.0;
@@ -49,7 +50,7 @@ fn fs_line(in: LineOut) -> @location(0) vec4<f32> {
 @vertex
 fn vs_hist(@builtin(vertex_index) vi: u32, @builtin(instance_index) s: u32) -> FlatOut {
     let bar = sample_bar(s);
-    let v = values[bar];
+    let v = values[s - draw.chunk_first];
     var out: FlatOut;
     out.color = select(draw.color_down, draw.color_up, v >= draw.base);
     if (is_missing(v)) {
@@ -78,6 +79,6 @@ fn vs_strip(@builtin(vertex_index) s: u32) -> FlatOut {
     let bar = sample_bar(s);
     var out: FlatOut;
     out.color = draw.color_up;
-    out.position = to_clip(vec2<f32>(bars_x(bar, bar), value_y(values[bar])));
+    out.position = to_clip(vec2<f32>(bars_x(bar, bar), value_y(values[s - draw.chunk_first])));
     return out;
 }

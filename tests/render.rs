@@ -185,3 +185,84 @@ fn aio_render_writes_a_png_and_names_bad_arguments() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--indicators"));
 }
+
+/// Levels above 65,536 buckets go to the GPU in chunks, each uploaded when a frame first needs it. A view across
+/// a chunk seam (at full detail and at the first merged level) draws exactly what the same bars and indicator
+/// values draw as a dataset of their own, which has no seam there: no gap in lines, no bucket shifted.
+#[test]
+fn views_across_chunk_seams_draw_like_a_dataset_without_the_seam() {
+    use aio::{
+        domain::Bars,
+        render::{LayoutStyle, plan_frame},
+    };
+    let mut renderer = OffscreenRenderer::new().expect("a wgpu adapter (mesa-vulkan-drivers provides lavapipe)");
+    let n = 140_000usize;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let (mut ts, mut open, mut high, mut low, mut close, mut volume) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut price = 1.1;
+    for i in 0..n {
+        let o = price;
+        price *= 1.0 + next() * 0.002;
+        ts.push(1_500_000_000_000_000_000 + i as i64 * 60_000_000_000);
+        open.push(o);
+        close.push(price);
+        high.push(o.max(price) * (1.0 + (next() + 0.5) * 0.0005));
+        low.push(o.min(price) * (1.0 - (next() + 0.5) * 0.0005));
+        volume.push(100.0 + 50.0 * next());
+    }
+    let bars = Arc::new(Bars::new(ts, open, high, low, close, volume));
+    let specs = parse_spec_list("sma:20,macd:12:26:9").unwrap();
+    let computed: Vec<_> = specs.iter().map(|s| (s.clone(), s.compute(&bars).unwrap())).collect();
+    // The cut is a multiple of 2,048 bars, so the buckets of the first levels line up in both datasets.
+    let cut = 63_488usize;
+    let tail_bars = Arc::new(bars.slice(cut..n));
+    let tail_columns: Vec<_> = computed
+        .iter()
+        .map(|(spec, columns)| {
+            let sliced = columns
+                .iter()
+                .map(|c| aio::indicators::Column { name: c.name.clone(), values: c.values[cut..].to_vec() });
+            (spec.clone(), sliced.collect::<Vec<_>>())
+        })
+        .collect();
+    let theme = ChartTheme::DARK;
+    let full = ChartData::new(Arc::clone(&bars), &computed, "SEAM · M1".into(), 5, &theme);
+    let tail = ChartData::new(tail_bars, &tail_columns, "SEAM · M1".into(), 5, &theme);
+    let size = [1280u32, 720];
+    let style = LayoutStyle::default();
+    let mut draw = |data: &ChartData, x_min: f64, x_max: f64| {
+        let view = ChartView { x_min, x_max, ..ChartView::latest(data.bars.len()) };
+        let mut plan =
+            plan_frame(data, &view, [size[0] as f32, size[1] as f32], &theme, &Annotations::default(), &style);
+        // Time labels may look at bars left of the view; the drawn geometry is what is compared.
+        plan.labels.clear();
+        let mut dataset = renderer.dataset(data);
+        let image = renderer.render(&mut dataset, data, &plan, style.text_px).unwrap();
+        (plan.level, image, dataset.chunks_uploaded())
+    };
+    for (seam_bar, half_span, level) in [(65_536usize, 500.0, 0usize), (131_072, 1_000.0, 1)] {
+        let (x_min, x_max) = (seam_bar as f64 - half_span, seam_bar as f64 + half_span);
+        let (full_level, full_image, chunks) = draw(&full, x_min, x_max);
+        let (tail_level, tail_image, _) = draw(&tail, x_min - cut as f64, x_max - cut as f64);
+        assert_eq!((full_level, tail_level), (level, level), "the view is drawn from level {level}");
+        // Both chunks around the seam, not the whole pyramid, were uploaded.
+        assert_eq!(chunks, 2, "chunks uploaded for a view across the seam of level {level}");
+        let differing = full_image.pixels.chunks(4).zip(tail_image.pixels.chunks(4)).filter(|(a, b)| a != b).count();
+        if differing > 0 {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            full_image.write_png(&dir.join(format!("seam_level{level}_chunked.png"))).unwrap();
+            tail_image.write_png(&dir.join(format!("seam_level{level}_whole.png"))).unwrap();
+        }
+        assert_eq!(
+            differing,
+            0,
+            "level {level}: pixels differ across the seam (PNGs in {})",
+            env!("CARGO_TARGET_TMPDIR")
+        );
+        assert!(count_color(&full_image, theme.up) > 1_000, "candles drawn");
+    }
+}

@@ -1,5 +1,5 @@
-//! The one place the renderer meets egui: a paint callback that uploads the dataset once, writes the frame's
-//! draws in `prepare` and records them in `paint`, plus the labels painted with egui's text.
+//! The one place the renderer meets egui: a paint callback that uploads the chunks of the dataset a frame
+//! needs (each once), writes the frame's draws in `prepare` and records them in `paint`, plus the labels painted with egui's text.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use super::{
 struct Resources {
     pipelines: ChartPipelines,
     frame: FrameGpu,
-    dataset: Option<(u64, GpuDataset)>,
+    dataset: Option<GpuDataset>,
 }
 
 /// Builds the pipelines for the window's target format; call once when the app starts.
@@ -26,7 +26,7 @@ pub fn install(render_state: &egui_wgpu::RenderState) {
 
 /// One chart frame drawn inside an egui rect.
 pub struct ChartCallback {
-    /// The dataset (uploaded when its key changes).
+    /// The dataset (its GPU copy starts afresh when its key changes).
     pub data: Arc<ChartData>,
     /// The frame, planned in physical pixels of the rect.
     pub plan: Arc<FramePlan>,
@@ -42,11 +42,8 @@ impl CallbackTrait for ChartCallback {
         resources: &mut CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         let Some(r) = resources.get_mut::<Resources>() else { return Vec::new() };
-        if r.dataset.as_ref().is_none_or(|(key, _)| *key != self.data.key) {
-            let uploaded = GpuDataset::upload(device, &r.pipelines, &self.data.pyramid, &self.data.series_columns());
-            r.dataset = Some((self.data.key, uploaded));
-        }
-        r.frame.prepare(device, queue, &r.pipelines, &self.plan);
+        let dataset = r.dataset.get_or_insert_with(|| GpuDataset::new(&self.data));
+        r.frame.prepare(device, queue, &r.pipelines, &self.plan, dataset, &self.data);
         Vec::new()
     }
 
@@ -57,7 +54,7 @@ impl CallbackTrait for ChartCallback {
         resources: &CallbackResources,
     ) {
         let Some(r) = resources.get::<Resources>() else { return };
-        let Some((_, dataset)) = &r.dataset else { return };
+        let Some(dataset) = &r.dataset else { return };
         let vp = info.viewport_in_pixels();
         let origin = [vp.left_px.max(0) as u32, vp.top_px.max(0) as u32];
         r.frame.paint(pass, &r.pipelines, dataset, origin, info.screen_size_px);

@@ -7,10 +7,7 @@ use std::ops::Range;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::{
-    lod::LodPyramid,
-    scene::{Command, FramePlan, OverlayInstance},
-};
+use super::scene::{ChartData, Command, FramePlan, OverlayInstance};
 
 /// The WGSL sources, embedded at build time.
 pub mod shaders {
@@ -71,8 +68,10 @@ pub struct DrawUniform {
     pub color_down: [f32; 4],
     /// Body width as a fraction of the bucket width.
     pub body_fraction: f32,
+    /// First bucket of the chunk bound (storage arrays are indexed from it); set per draw by [`FrameGpu`].
+    pub chunk_first: u32,
     /// Padding to 16 bytes.
-    pub pad: [f32; 3],
+    pub pad: [f32; 2],
 }
 
 /// Uniform slots are this far apart (the largest `min_uniform_buffer_offset_alignment` wgpu allows).
@@ -239,11 +238,25 @@ impl ChartPipelines {
     }
 }
 
-/// A dataset on the GPU: five columns per level of detail and one column per indicator series, uploaded once.
-pub struct GpuDataset {
-    levels: Vec<wgpu::BindGroup>,
+/// Buckets per uploaded chunk of a level; each chunk also holds the first bucket of the next, so a line segment
+/// (or a strip's step) across the seam reads both ends from one buffer.
+pub const CHUNK_BUCKETS: usize = 1 << 16;
+
+/// One uploaded chunk of a level: the five bar columns and every indicator series sampled at that level.
+struct Chunk {
+    bars: wgpu::BindGroup,
     series: Vec<wgpu::BindGroup>,
-    /// Bytes uploaded.
+}
+
+/// A dataset on the GPU. Every level of detail is cut into chunks of [`CHUNK_BUCKETS`] buckets; a chunk is
+/// uploaded the first time a frame draws from it and kept until the dataset changes. The first frame after
+/// loading millions of bars therefore uploads the few chunks it shows (at most a few MB), not the whole pyramid,
+/// and no frame uploads the same chunk twice.
+pub struct GpuDataset {
+    key: u64,
+    /// `[level][chunk]`.
+    chunks: Vec<Vec<Option<Chunk>>>,
+    /// Bytes uploaded so far.
     pub bytes: u64,
 }
 
@@ -257,39 +270,98 @@ fn storage_buffer(device: &wgpu::Device, label: &str, values: &[f32]) -> wgpu::B
     })
 }
 
+/// Splits the buckets `range` of a level at chunk boundaries: (chunk, buckets in it).
+fn chunk_pieces(range: Range<u32>) -> impl Iterator<Item = (usize, Range<u32>)> {
+    let size = CHUNK_BUCKETS as u32;
+    let mut start = range.start;
+    std::iter::from_fn(move || {
+        if start >= range.end {
+            return None;
+        }
+        let chunk = start / size;
+        let end = range.end.min((chunk + 1) * size);
+        let piece = (chunk as usize, start..end);
+        start = end;
+        Some(piece)
+    })
+}
+
 impl GpuDataset {
-    /// Uploads every level of `pyramid` and every series column (`f32`, missing values as NaN or ≥ 1e37).
-    pub fn upload(device: &wgpu::Device, pipelines: &ChartPipelines, pyramid: &LodPyramid, series: &[&[f32]]) -> Self {
-        let mut bytes = 0u64;
-        let levels = pyramid
+    /// An empty GPU dataset for `data`: nothing is uploaded until a frame needs it.
+    pub fn new(data: &ChartData) -> Self {
+        let chunks = data
+            .pyramid
             .levels()
             .iter()
-            .map(|level| {
-                let columns = [&level.open, &level.high, &level.low, &level.close, &level.volume];
-                let buffers: Vec<wgpu::Buffer> = columns
-                    .iter()
-                    .map(|c| {
-                        bytes += 4 * c.len() as u64;
-                        storage_buffer(device, "aio chart level", c)
-                    })
-                    .collect();
-                let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
-                    .collect();
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: Some("aio chart level"),
-                    layout: &pipelines.bars_layout,
-                    entries: &entries,
-                })
-            })
+            .map(|level| (0..level.len().div_ceil(CHUNK_BUCKETS).max(1)).map(|_| None).collect())
             .collect();
-        let series = series
+        Self { key: data.key, chunks, bytes: 0 }
+    }
+
+    /// Uploads every chunk of every level (what a frame would fetch over time), e.g. before measuring frames.
+    pub fn upload_all(&mut self, device: &wgpu::Device, pipelines: &ChartPipelines, data: &ChartData) {
+        for level in 0..self.chunks.len() {
+            for chunk in 0..self.chunks[level].len() {
+                self.ensure(device, pipelines, data, level, chunk);
+            }
+        }
+    }
+
+    /// Chunks uploaded so far.
+    pub fn chunks_uploaded(&self) -> usize {
+        self.chunks.iter().flatten().filter(|c| c.is_some()).count()
+    }
+
+    /// Uploads chunk `chunk` of `level` unless it is on the GPU already.
+    fn ensure(
+        &mut self,
+        device: &wgpu::Device,
+        pipelines: &ChartPipelines,
+        data: &ChartData,
+        level: usize,
+        chunk: usize,
+    ) {
+        let (Some(slot), Some(l)) =
+            (self.chunks.get_mut(level).and_then(|c| c.get_mut(chunk)), data.pyramid.levels().get(level))
+        else {
+            return;
+        };
+        if slot.is_some() {
+            return;
+        }
+        let first = (chunk * CHUNK_BUCKETS).min(l.len());
+        let end = (first + CHUNK_BUCKETS + 1).min(l.len());
+        let mut bytes = 0u64;
+        let mut upload = |label: &str, values: &[f32]| {
+            bytes += 4 * values.len() as u64;
+            storage_buffer(device, label, values)
+        };
+        let columns = [&l.open, &l.high, &l.low, &l.close, &l.volume];
+        let buffers: Vec<wgpu::Buffer> = columns.iter().map(|c| upload("aio chart level", &c[first..end])).collect();
+        let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
             .iter()
-            .map(|values| {
-                bytes += 4 * values.len() as u64;
-                let buffer = storage_buffer(device, "aio chart series", values);
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .collect();
+        let bars = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("aio chart level"),
+            layout: &pipelines.bars_layout,
+            entries: &entries,
+        });
+        let n = data.pyramid.bar_count();
+        let series = data
+            .series
+            .iter()
+            .map(|s| {
+                // A bucket shows the value of its last bar (`sample_bar` in series.wgsl).
+                let buffer = if l.bucket_bars == 1 {
+                    upload("aio chart series", &s.values[first.min(s.values.len())..end.min(s.values.len())])
+                } else {
+                    let sampled: Vec<f32> = (first..end)
+                        .map(|b| s.values.get(((b + 1) * l.bucket_bars).min(n) - 1).copied().unwrap_or(f32::NAN))
+                        .collect();
+                    upload("aio chart series", &sampled)
+                };
                 device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("aio chart series"),
                     layout: &pipelines.series_layout,
@@ -297,16 +369,39 @@ impl GpuDataset {
                 })
             })
             .collect();
-        Self { levels, series, bytes }
+        *slot = Some(Chunk { bars, series });
+        self.bytes += bytes;
+    }
+
+    fn chunk(&self, level: usize, chunk: usize) -> Option<&Chunk> {
+        self.chunks.get(level)?.get(chunk)?.as_ref()
     }
 }
 
 /// One prepared draw.
 #[derive(Debug, Clone)]
 enum PreparedDraw {
-    Bars { volume: bool, slot: u32, level: usize, buckets: Range<u32>, clip: [u32; 4] },
-    Series { kind: SeriesDraw, slot: u32, series: usize, instances: Range<u32>, clip: [u32; 4] },
-    Overlay { instances: Range<u32>, clip: [u32; 4] },
+    Bars {
+        volume: bool,
+        slot: u32,
+        level: usize,
+        chunk: usize,
+        buckets: Range<u32>,
+        clip: [u32; 4],
+    },
+    Series {
+        kind: SeriesDraw,
+        slot: u32,
+        level: usize,
+        chunk: usize,
+        series: usize,
+        instances: Range<u32>,
+        clip: [u32; 4],
+    },
+    Overlay {
+        instances: Range<u32>,
+        clip: [u32; 4],
+    },
 }
 
 /// How a series is drawn.
@@ -402,15 +497,52 @@ impl FrameGpu {
         })
     }
 
-    /// Writes the uniforms and overlay instances of `plan` (the only per-frame upload).
+    /// Writes the uniforms and overlay instances of `plan` (the only per-frame upload besides chunks of
+    /// `dataset` that `plan` draws from for the first time). `dataset` is started afresh when `data` is another
+    /// dataset than it holds.
     pub fn prepare(
         &mut self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
         pipelines: &ChartPipelines,
         plan: &FramePlan,
+        dataset: &mut GpuDataset,
+        data: &ChartData,
     ) {
-        let slots_needed = plan.commands.iter().filter(|c| !matches!(c, Command::Overlay { .. })).count().max(1) as u64;
+        if dataset.key != data.key {
+            *dataset = GpuDataset::new(data);
+        }
+        // One draw (and uniform slot) per chunk a command's buckets touch: one or two in practice.
+        struct Piece<'a> {
+            command: &'a Command,
+            level: usize,
+            chunk: usize,
+            range: Range<u32>,
+        }
+        let mut pieces = Vec::with_capacity(plan.commands.len() + 4);
+        for command in &plan.commands {
+            let range = match command {
+                Command::Candles { buckets, .. } | Command::Volume { buckets, .. } => buckets.clone(),
+                Command::Line { uniform, samples, .. } if uniform.bucket_bars > 1 => samples.clone(),
+                // Quads: one per segment from sample s to s + 1.
+                Command::Line { samples, .. } => samples.start..samples.end.saturating_sub(1).max(samples.start),
+                Command::Histogram { samples, .. } => samples.clone(),
+                Command::Overlay { .. } => {
+                    pieces.push(Piece { command, level: 0, chunk: 0, range: 0..0 });
+                    continue;
+                }
+            };
+            let level = match command {
+                Command::Candles { level, .. } | Command::Volume { level, .. } => *level,
+                _ => plan.level,
+            };
+            for (chunk, range) in chunk_pieces(range) {
+                dataset.ensure(device, pipelines, data, level, chunk);
+                pieces.push(Piece { command, level, chunk, range });
+            }
+        }
+        let slots_needed =
+            pieces.iter().filter(|p| !matches!(p.command, Command::Overlay { .. })).count().max(1) as u64;
         if slots_needed > self.uniform_slots {
             let slots = slots_needed.next_power_of_two();
             (self.uniforms, self.draw_group) = Self::uniform_buffer(device, pipelines, slots);
@@ -425,53 +557,44 @@ impl FrameGpu {
         let mut bytes = vec![0u8; (slots_needed * SLOT_BYTES) as usize];
         self.draws.clear();
         let mut slot = 0u32;
-        for command in &plan.commands {
+        for Piece { command, level, chunk, range } in pieces {
             let clip = command.clip_px(plan.canvas);
+            let chunk_first = (chunk * CHUNK_BUCKETS) as u32;
             let mut write = |u: &DrawUniform| {
                 let mut u = *u;
                 u.color_up = convert(u.color_up);
                 u.color_down = convert(u.color_down);
+                u.chunk_first = chunk_first;
                 let at = slot as usize * SLOT_BYTES as usize;
                 bytes[at..at + std::mem::size_of::<DrawUniform>()].copy_from_slice(bytemuck::bytes_of(&u));
                 slot += 1;
                 slot - 1
             };
+            let series_draw = |kind, slot, series: &usize, instances| PreparedDraw::Series {
+                kind,
+                slot,
+                level,
+                chunk,
+                series: *series,
+                instances,
+                clip,
+            };
             let draw = match command {
-                Command::Candles { uniform, level, buckets, .. } => PreparedDraw::Bars {
-                    volume: false,
-                    slot: write(uniform),
-                    level: *level,
-                    buckets: buckets.clone(),
-                    clip,
-                },
-                Command::Volume { uniform, level, buckets, .. } => PreparedDraw::Bars {
-                    volume: true,
-                    slot: write(uniform),
-                    level: *level,
-                    buckets: buckets.clone(),
-                    clip,
-                },
-                Command::Line { uniform, series, samples, .. } if uniform.bucket_bars > 1 => PreparedDraw::Series {
-                    kind: SeriesDraw::Strip,
-                    slot: write(uniform),
-                    series: *series,
-                    instances: samples.clone(),
-                    clip,
-                },
-                Command::Line { uniform, series, samples, .. } => PreparedDraw::Series {
-                    kind: SeriesDraw::Quads,
-                    slot: write(uniform),
-                    series: *series,
-                    instances: samples.start..samples.end.saturating_sub(1).max(samples.start),
-                    clip,
-                },
-                Command::Histogram { uniform, series, samples, .. } => PreparedDraw::Series {
-                    kind: SeriesDraw::Histogram,
-                    slot: write(uniform),
-                    series: *series,
-                    instances: samples.clone(),
-                    clip,
-                },
+                Command::Candles { uniform, .. } => {
+                    PreparedDraw::Bars { volume: false, slot: write(uniform), level, chunk, buckets: range, clip }
+                }
+                Command::Volume { uniform, .. } => {
+                    PreparedDraw::Bars { volume: true, slot: write(uniform), level, chunk, buckets: range, clip }
+                }
+                Command::Line { uniform, series, samples, .. } if uniform.bucket_bars > 1 => {
+                    // A strip's piece reaches the first sample of the next piece, so the seam is drawn.
+                    let end = (range.end + 1).min(samples.end);
+                    series_draw(SeriesDraw::Strip, write(uniform), series, range.start..end)
+                }
+                Command::Line { uniform, series, .. } => series_draw(SeriesDraw::Quads, write(uniform), series, range),
+                Command::Histogram { uniform, series, .. } => {
+                    series_draw(SeriesDraw::Histogram, write(uniform), series, range)
+                }
                 Command::Overlay { instances, .. } => PreparedDraw::Overlay { instances: instances.clone(), clip },
             };
             self.draws.push(draw);
@@ -511,10 +634,10 @@ impl FrameGpu {
         };
         for draw in &self.draws {
             match draw {
-                PreparedDraw::Bars { volume, slot, level, buckets, clip } => {
+                PreparedDraw::Bars { volume, slot, level, chunk, buckets, clip } => {
                     // Merged buckets draw only their full-width envelope (the body would lie inside it).
                     let vertices = if *volume || *level > 0 { 6 } else { 12 };
-                    let Some(group) = dataset.levels.get(*level) else { continue };
+                    let Some(group) = dataset.chunk(*level, *chunk).map(|c| &c.bars) else { continue };
                     if buckets.is_empty() || !scissor(pass, clip) {
                         continue;
                     }
@@ -523,8 +646,10 @@ impl FrameGpu {
                     pass.set_bind_group(1, group, &[]);
                     pass.draw(0..vertices, buckets.clone());
                 }
-                PreparedDraw::Series { kind, slot, series, instances, clip } => {
-                    let Some(group) = dataset.series.get(*series) else { continue };
+                PreparedDraw::Series { kind, slot, level, chunk, series, instances, clip } => {
+                    let Some(group) = dataset.chunk(*level, *chunk).and_then(|c| c.series.get(*series)) else {
+                        continue;
+                    };
                     if instances.is_empty() || !scissor(pass, clip) {
                         continue;
                     }

@@ -2,9 +2,10 @@
 //! [`egui_bridge`]. The same code draws the workstation's chart, `aio render`'s PNGs and the picture the
 //! vision model reads.
 //!
-//! Data flow: [`scene::ChartData`] (bars, levels of detail, indicator columns) is uploaded once per dataset
-//! ([`gpu::GpuDataset`]); each frame [`scene::plan_frame`] turns a [`camera::ChartView`] into GPU draws,
-//! overlay instances and labels in O(pixels); [`gpu::FrameGpu`] writes them and records the draws.
+//! Data flow: [`scene::ChartData`] (bars, levels of detail, indicator columns) goes to the GPU in chunks, each
+//! uploaded once when a frame first draws from it ([`gpu::GpuDataset`]); each frame [`scene::plan_frame`] turns
+//! a [`camera::ChartView`] into GPU draws, overlay instances and labels in O(pixels); [`gpu::FrameGpu`] writes
+//! them and records the draws.
 
 pub mod camera;
 pub mod drawings;
@@ -17,6 +18,7 @@ pub mod text;
 
 pub use camera::{ChartView, PriceScale, PxRect, Viewport};
 pub use drawings::{Anchor, Drawing, DrawingKind};
+pub use gpu::GpuDataset;
 pub use offscreen::{OffscreenRenderer, RgbaImage};
 pub use scene::{Annotations, ChartData, ChartTheme, FramePlan, LayoutStyle, plan_frame};
 

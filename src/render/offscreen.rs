@@ -83,9 +83,14 @@ impl OffscreenRenderer {
         self.adapter.device_type == wgpu::DeviceType::Cpu
     }
 
-    /// Uploads `data` (done once per dataset).
-    pub fn upload(&self, data: &ChartData) -> GpuDataset {
-        GpuDataset::upload(&self.device, &self.pipelines, &data.pyramid, &data.series_columns())
+    /// The GPU copy of `data`: empty at first, filled chunk by chunk as frames need them.
+    pub fn dataset(&self, data: &ChartData) -> GpuDataset {
+        GpuDataset::new(data)
+    }
+
+    /// Uploads every chunk of `dataset` at once (a frame uploads only what it draws).
+    pub fn upload_all(&self, dataset: &mut GpuDataset, data: &ChartData) {
+        dataset.upload_all(&self.device, &self.pipelines, data);
     }
 
     /// Creates the render target and read-back buffer when the size changes.
@@ -114,18 +119,24 @@ impl OffscreenRenderer {
         }
     }
 
-    /// Draws `plan` and waits for the GPU (no read-back): what one frame costs.
-    pub fn draw(&mut self, dataset: &GpuDataset, plan: &FramePlan) -> Result<(), RenderError> {
-        self.submit(dataset, plan, false)
+    /// Draws `plan` of `data` and waits for the GPU (no read-back): what one frame costs.
+    pub fn draw(&mut self, dataset: &mut GpuDataset, data: &ChartData, plan: &FramePlan) -> Result<(), RenderError> {
+        self.submit(dataset, data, plan, false)
     }
 
-    fn submit(&mut self, dataset: &GpuDataset, plan: &FramePlan, read_back: bool) -> Result<(), RenderError> {
+    fn submit(
+        &mut self,
+        dataset: &mut GpuDataset,
+        data: &ChartData,
+        plan: &FramePlan,
+        read_back: bool,
+    ) -> Result<(), RenderError> {
         let size = [plan.canvas[0].round().max(1.0) as u32, plan.canvas[1].round().max(1.0) as u32];
         let max = self.device.limits().max_texture_dimension_2d;
         if size[0] > max || size[1] > max {
             return Err(RenderError::Size { width: size[0], height: size[1], max });
         }
-        self.frame.prepare(&self.device, &self.queue, &self.pipelines, plan);
+        self.frame.prepare(&self.device, &self.queue, &self.pipelines, plan, dataset, data);
         self.ensure_target(size);
         let target = self.target.as_ref().ok_or_else(|| RenderError::Device("no render target".into()))?;
         let mut encoder =
@@ -169,9 +180,15 @@ impl OffscreenRenderer {
         Ok(())
     }
 
-    /// Draws `plan`, reads the pixels back and stamps the labels: the finished picture.
-    pub fn render(&mut self, dataset: &GpuDataset, plan: &FramePlan, text_px: f32) -> Result<RgbaImage, RenderError> {
-        self.submit(dataset, plan, true)?;
+    /// Draws `plan` of `data`, reads the pixels back and stamps the labels: the finished picture.
+    pub fn render(
+        &mut self,
+        dataset: &mut GpuDataset,
+        data: &ChartData,
+        plan: &FramePlan,
+        text_px: f32,
+    ) -> Result<RgbaImage, RenderError> {
+        self.submit(dataset, data, plan, true)?;
         let target = self.target.as_ref().ok_or_else(|| RenderError::Device("no render target".into()))?;
         let [width, height] = target.size;
         let slice = target.readback.slice(..);
@@ -233,7 +250,7 @@ impl OffscreenRenderer {
     ) -> Result<RgbaImage, RenderError> {
         let style = super::LayoutStyle::default();
         let plan = super::plan_frame(data, view, [size[0] as f32, size[1] as f32], theme, annotations, &style);
-        let dataset = self.upload(data);
-        self.render(&dataset, &plan, style.text_px)
+        let mut dataset = self.dataset(data);
+        self.render(&mut dataset, data, &plan, style.text_px)
     }
 }

@@ -665,7 +665,8 @@ pub fn plan_frame(
             color_up: theme.up,
             color_down: theme.down,
             body_fraction: if bucket_bars > 1 { 1.0 } else { style.body_fraction },
-            pad: [0.0; 3],
+            chunk_first: 0,
+            pad: [0.0; 2],
         }
     };
 
