@@ -533,7 +533,7 @@ impl FrameGpu {
                 }
             };
             let level = match command {
-                Command::Candles { level, .. } | Command::Volume { level, .. } => *level,
+                Command::Candles { level, .. } | Command::Volume { level, .. } | Command::Line { level, .. } => *level,
                 _ => plan.level,
             };
             for (chunk, range) in chunk_pieces(range) {

@@ -387,6 +387,8 @@ pub enum Command {
     Line {
         /// Transform and colour.
         uniform: DrawUniform,
+        /// Level of detail of its samples (one sample per bucket, at least two pixels apart).
+        level: usize,
         /// Index into [`ChartData::series`].
         series: usize,
         /// Samples (buckets) joined.
@@ -598,6 +600,10 @@ pub fn plan_frame(
     let level = data.pyramid.level_for(bars_per_px, 1.0);
     plan.level = level;
     let bucket_bars = data.pyramid.levels().get(level).map_or(1, |l| l.bucket_bars);
+    // Indicator lines keep at least two pixels per sample: below that a line segment per bucket costs a software
+    // rasteriser more than it shows (a 10M-bar chart fully zoomed out: 8 lines × ~1,300 segments).
+    let line_level = data.pyramid.level_for(bars_per_px, 2.0);
+    let line_bucket_bars = data.pyramid.levels().get(line_level).map_or(1, |l| l.bucket_bars);
     let (b0, b1) = data.pyramid.buckets(level, start, end);
     let digits = data.price_digits;
 
@@ -778,14 +784,22 @@ pub fn plan_frame(
                 SeriesStyle::Line => {
                     // One sample beyond each side so lines reach the edges; strips (merged buckets) start after
                     // the warm-up, since they cannot skip missing values.
-                    let mut samples = samples.start.saturating_sub(1)
-                        ..(samples.end + 1).min(data.pyramid.buckets(level, 0, n).1 as u32);
-                    if bucket_bars > 1 {
+                    let (l0, l1) = data.pyramid.buckets(line_level, start, end);
+                    let mut samples = (l0 as u32).saturating_sub(1)
+                        ..(l1 as u32 + 1).min(data.pyramid.buckets(line_level, 0, n).1 as u32);
+                    u.bucket_bars = line_bucket_bars as u32;
+                    if line_bucket_bars > 1 {
                         let first_valid =
                             series.values.iter().position(|v| v.is_finite() && v.abs() < 1e37).unwrap_or(n);
-                        samples.start = samples.start.max(first_valid.div_ceil(bucket_bars) as u32);
+                        samples.start = samples.start.max(first_valid.div_ceil(line_bucket_bars) as u32);
                     }
-                    plan.commands.push(Command::Line { uniform: u, series: s, samples, clip: vp.rect });
+                    plan.commands.push(Command::Line {
+                        uniform: u,
+                        level: line_level,
+                        series: s,
+                        samples,
+                        clip: vp.rect,
+                    });
                 }
                 SeriesStyle::Histogram => {
                     u.color_up = theme.volume_up;
@@ -1044,5 +1058,25 @@ mod tests {
             })
             .sum();
         assert!(drawn <= 1_920, "{drawn} buckets");
+        // Lines keep two pixels per sample: from the next level up, at most ~960 samples across 1,920 pixels.
+        let d = data(100_000, &[IndicatorSpec::Sma { period: 20 }]);
+        let plan = plan_frame(
+            &d,
+            &view,
+            [1920.0, 1080.0],
+            &ChartTheme::LIGHT,
+            &Annotations::default(),
+            &LayoutStyle::default(),
+        );
+        let lines: Vec<(usize, u32)> = plan
+            .commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Line { level, samples, .. } => Some((*level, samples.len() as u32)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].0 > plan.level && lines[0].1 <= 962, "{lines:?} at candle level {}", plan.level);
     }
 }
