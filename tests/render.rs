@@ -50,7 +50,7 @@ fn sample_data(indicators: &str, theme: &ChartTheme) -> ChartData {
     let specs = parse_spec_list(indicators).unwrap();
     let bars = Arc::new(loaded.bars.clone());
     let computed: Vec<_> = specs.iter().map(|s| (s.clone(), s.compute(&bars).unwrap())).collect();
-    ChartData::new(bars, &computed, "EURUSD · 1h".into(), 5, theme)
+    ChartData::new(bars, computed, "EURUSD · 1h".into(), 5, theme)
 }
 
 /// Compares `image` with the reference PNG `name`: at most 0.5 % of the pixels may differ by more than 24 in a
@@ -230,8 +230,8 @@ fn views_across_chunk_seams_draw_like_a_dataset_without_the_seam() {
         })
         .collect();
     let theme = ChartTheme::DARK;
-    let full = ChartData::new(Arc::clone(&bars), &computed, "SEAM · M1".into(), 5, &theme);
-    let tail = ChartData::new(tail_bars, &tail_columns, "SEAM · M1".into(), 5, &theme);
+    let full = ChartData::new(Arc::clone(&bars), computed, "SEAM · M1".into(), 5, &theme);
+    let tail = ChartData::new(tail_bars, tail_columns, "SEAM · M1".into(), 5, &theme);
     let size = [1280u32, 720];
     let style = LayoutStyle::default();
     let mut draw = |data: &ChartData, x_min: f64, x_max: f64| {

@@ -171,7 +171,7 @@ fn bench_chart(counts: &[usize], frames: usize, size: [u32; 2]) -> anyhow::Resul
             indicators.push((spec.clone(), spec.compute(&bars)?));
         }
         let loaded = Instant::now();
-        let data = ChartData::new(Arc::clone(&bars), &indicators, "BENCH · M1".into(), 5, &theme);
+        let data = ChartData::new(Arc::clone(&bars), indicators, "BENCH · M1".into(), 5, &theme);
         let data_ms = loaded.elapsed().as_secs_f64() * 1e3;
         let mut first = |view: &ChartView, what: &str| -> anyhow::Result<(f64, crate::render::GpuDataset)> {
             let start = Instant::now();
@@ -183,7 +183,7 @@ fn bench_chart(counts: &[usize], frames: usize, size: [u32; 2]) -> anyhow::Resul
             let total_ms = data_ms + ms(start, Instant::now());
             if verbose {
                 eprintln!(
-                    "{n} bars, first frame {what}: chart data (levels of detail, f32 columns) {data_ms:.1} ms, plan \
+                    "{n} bars, first frame {what}: chart data (merged levels of detail) {data_ms:.1} ms, plan \
                      {:.1} ms, draw with its chunks uploaded {:.1} ms ({:.1} MB)",
                     ms(start, planned),
                     ms(planned, Instant::now()),
@@ -226,7 +226,7 @@ fn bench_chart(counts: &[usize], frames: usize, size: [u32; 2]) -> anyhow::Resul
     // The fixed cost of a frame on this adapter: clear, submit and wait, nothing drawn.
     let bare = {
         let bars = Arc::new(crate::domain::Bars::new(vec![0], vec![1.0], vec![1.0], vec![1.0], vec![1.0], vec![0.0]));
-        let data = ChartData::new(bars, &[], String::new(), 5, &theme);
+        let data = ChartData::new(bars, Vec::new(), String::new(), 5, &theme);
         let mut dataset = renderer.dataset(&data);
         let plan = crate::render::FramePlan { canvas, background: theme.background, ..Default::default() };
         renderer.draw(&mut dataset, &data, &plan)?;
@@ -263,7 +263,7 @@ fn sample_chart_png() -> anyhow::Result<Vec<u8>> {
     let n = bars.len();
     let theme = ChartTheme::DARK;
     let data =
-        ChartData::new(std::sync::Arc::new(bars), &indicators, "EURUSD · H1".into(), loaded.price_digits(), &theme);
+        ChartData::new(std::sync::Arc::new(bars), indicators, "EURUSD · H1".into(), loaded.price_digits(), &theme);
     let view = ChartView { x_min: n as f64 - 300.5, x_max: n as f64 + 5.5, ..ChartView::latest(n) };
     let mut renderer = OffscreenRenderer::new()?;
     let image = renderer.render_chart(&data, &view, [1280, 720], &theme, &Annotations::default())?;

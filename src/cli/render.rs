@@ -106,7 +106,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         loaded.symbol.as_deref().unwrap_or("?"),
         timeframe.map(|t| t.to_string()).unwrap_or_default()
     );
-    let data = ChartData::new(Arc::new(bars), &indicators, title, loaded.price_digits(), &theme);
+    let data = ChartData::new(Arc::new(bars), indicators, title, loaded.price_digits(), &theme);
     // The bars fill the width, with half a bar on each side and a small margin on the right.
     let span = (end - start) as f64;
     let view = ChartView {

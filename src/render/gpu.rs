@@ -289,11 +289,9 @@ fn chunk_pieces(range: Range<u32>) -> impl Iterator<Item = (usize, Range<u32>)> 
 impl GpuDataset {
     /// An empty GPU dataset for `data`: nothing is uploaded until a frame needs it.
     pub fn new(data: &ChartData) -> Self {
-        let chunks = data
-            .pyramid
-            .levels()
-            .iter()
-            .map(|level| (0..level.len().div_ceil(CHUNK_BUCKETS).max(1)).map(|_| None).collect())
+        let pyramid = &data.pyramid;
+        let chunks = (0..pyramid.level_count())
+            .map(|level| (0..pyramid.level_len(level).div_ceil(CHUNK_BUCKETS).max(1)).map(|_| None).collect())
             .collect();
         Self { key: data.key, chunks, bytes: 0 }
     }
@@ -321,23 +319,21 @@ impl GpuDataset {
         level: usize,
         chunk: usize,
     ) {
-        let (Some(slot), Some(l)) =
-            (self.chunks.get_mut(level).and_then(|c| c.get_mut(chunk)), data.pyramid.levels().get(level))
-        else {
-            return;
-        };
+        let Some(slot) = self.chunks.get_mut(level).and_then(|c| c.get_mut(chunk)) else { return };
         if slot.is_some() {
             return;
         }
-        let first = (chunk * CHUNK_BUCKETS).min(l.len());
-        let end = (first + CHUNK_BUCKETS + 1).min(l.len());
+        let pyramid = &data.pyramid;
+        let len = pyramid.level_len(level);
+        let first = (chunk * CHUNK_BUCKETS).min(len);
+        let end = (first + CHUNK_BUCKETS + 1).min(len);
         let mut bytes = 0u64;
         let mut upload = |label: &str, values: &[f32]| {
             bytes += 4 * values.len() as u64;
             storage_buffer(device, label, values)
         };
-        let columns = [&l.open, &l.high, &l.low, &l.close, &l.volume];
-        let buffers: Vec<wgpu::Buffer> = columns.iter().map(|c| upload("aio chart level", &c[first..end])).collect();
+        let buffers: Vec<wgpu::Buffer> =
+            pyramid.columns(level, first..end).iter().map(|c| upload("aio chart level", c)).collect();
         let entries: Vec<wgpu::BindGroupEntry<'_>> = buffers
             .iter()
             .enumerate()
@@ -348,20 +344,17 @@ impl GpuDataset {
             layout: &pipelines.bars_layout,
             entries: &entries,
         });
-        let n = data.pyramid.bar_count();
+        let n = pyramid.bar_count();
+        let bucket_bars = pyramid.bucket_bars(level);
         let series = data
             .series
             .iter()
             .map(|s| {
                 // A bucket shows the value of its last bar (`sample_bar` in series.wgsl).
-                let buffer = if l.bucket_bars == 1 {
-                    upload("aio chart series", &s.values[first.min(s.values.len())..end.min(s.values.len())])
-                } else {
-                    let sampled: Vec<f32> = (first..end)
-                        .map(|b| s.values.get(((b + 1) * l.bucket_bars).min(n) - 1).copied().unwrap_or(f32::NAN))
-                        .collect();
-                    upload("aio chart series", &sampled)
-                };
+                let sampled: Vec<f32> = (first..end)
+                    .map(|b| s.values.get(((b + 1) * bucket_bars).min(n) - 1).map_or(f32::NAN, |&v| v as f32))
+                    .collect();
+                let buffer = upload("aio chart series", &sampled);
                 device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: Some("aio chart series"),
                     layout: &pipelines.series_layout,

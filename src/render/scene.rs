@@ -143,8 +143,9 @@ pub enum SeriesStyle {
 pub struct Series {
     /// Column name (legend).
     pub name: String,
-    /// One value per bar; NaN for warm-up.
-    pub values: Vec<f32>,
+    /// One value per bar (the indicator's own column, converted to `f32` only for the chunks uploaded); NaN
+    /// for warm-up.
+    pub values: Vec<f64>,
     /// Line or histogram.
     pub style: SeriesStyle,
     /// Colour.
@@ -172,7 +173,7 @@ pub fn is_overlay(spec: &IndicatorSpec) -> bool {
     )
 }
 
-/// Everything uploaded to the GPU once per dataset and indicator set.
+/// A dataset and its indicator columns as the chart draws them; chunks of it go to the GPU as frames need them.
 #[derive(Debug, Clone)]
 pub struct ChartData {
     /// The bars.
@@ -192,10 +193,11 @@ pub struct ChartData {
 }
 
 impl ChartData {
-    /// Builds the chart data of `bars` with computed indicator columns (as from [`IndicatorSpec::compute`]).
+    /// Builds the chart data of `bars` with computed indicator columns (as from [`IndicatorSpec::compute`]),
+    /// which it keeps: no copy of a column is made.
     pub fn new(
         bars: Arc<Bars>,
-        indicators: &[(IndicatorSpec, Vec<Column>)],
+        indicators: Vec<(IndicatorSpec, Vec<Column>)>,
         title: String,
         price_digits: usize,
         theme: &ChartTheme,
@@ -203,10 +205,12 @@ impl ChartData {
         let pyramid = LodPyramid::build(&bars);
         let mut series = Vec::new();
         let mut panes = vec![Pane { title: String::new(), series: Vec::new(), fixed_range: None, guides: Vec::new() }];
+        let mut names = Vec::with_capacity(indicators.len());
         for (spec, columns) in indicators {
-            let overlay = is_overlay(spec);
+            let overlay = is_overlay(&spec);
+            names.push(spec.to_string());
             let mut ids = Vec::new();
-            for (k, column) in columns.iter().enumerate() {
+            for (k, column) in columns.into_iter().enumerate() {
                 let style = if matches!(spec, IndicatorSpec::Macd { .. }) && k == 2 {
                     SeriesStyle::Histogram
                 } else {
@@ -218,12 +222,7 @@ impl ChartData {
                     theme.lines[k % theme.lines.len()]
                 };
                 ids.push(series.len());
-                series.push(Series {
-                    name: column.name.clone(),
-                    values: column.values.iter().map(|&v| v as f32).collect(),
-                    style,
-                    color,
-                });
+                series.push(Series { name: column.name, values: column.values, style, color });
             }
             if overlay {
                 panes[0].series.extend(ids);
@@ -235,7 +234,7 @@ impl ChartData {
                     IndicatorSpec::Macd { .. } => (None, vec![0.0]),
                     _ => (None, Vec::new()),
                 };
-                panes.push(Pane { title: spec.to_string(), series: ids, fixed_range, guides });
+                panes.push(Pane { title: names.last().cloned().unwrap_or_default(), series: ids, fixed_range, guides });
             }
         }
         let key = {
@@ -248,18 +247,13 @@ impl ChartData {
             if let Some(last) = bars.close().last() {
                 h.update(&last.to_le_bytes());
             }
-            for (spec, _) in indicators {
-                h.update(spec.to_string().as_bytes());
+            for name in &names {
+                h.update(name.as_bytes());
             }
             let bytes = h.finalize();
             u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
         };
         Self { bars, pyramid, series, panes, title, price_digits, key }
-    }
-
-    /// Series columns to upload, in [`ChartData::series`] order.
-    pub fn series_columns(&self) -> Vec<&[f32]> {
-        self.series.iter().map(|s| s.values.as_slice()).collect()
     }
 }
 
@@ -541,7 +535,7 @@ fn fitted(scale: PriceScale, lo: f64, hi: f64) -> (f64, f64) {
 }
 
 /// The min and max of `values` over the samples of `level` covering bars `[start, end)` (NaN skipped).
-fn series_range(values: &[f32], bucket_bars: usize, start: usize, end: usize) -> Option<(f64, f64)> {
+fn series_range(values: &[f64], bucket_bars: usize, start: usize, end: usize) -> Option<(f64, f64)> {
     let n = values.len();
     if n == 0 || end <= start {
         return None;
@@ -551,7 +545,8 @@ fn series_range(values: &[f32], bucket_bars: usize, start: usize, end: usize) ->
     let last = end.div_ceil(bucket_bars);
     for s in first..last {
         let bar = (s * bucket_bars + bucket_bars - 1).min(n - 1);
-        let v = values[bar];
+        // As the GPU draws it.
+        let v = values[bar] as f32;
         if v.is_finite() && v.abs() < 1e37 {
             lo = lo.min(v);
             hi = hi.max(v);
@@ -599,11 +594,11 @@ pub fn plan_frame(
     let bars_per_px = view.span_bars() / plot_w as f64;
     let level = data.pyramid.level_for(bars_per_px, 1.0);
     plan.level = level;
-    let bucket_bars = data.pyramid.levels().get(level).map_or(1, |l| l.bucket_bars);
+    let bucket_bars = data.pyramid.bucket_bars(level);
     // Indicator lines keep at least two pixels per sample: below that a line segment per bucket costs a software
     // rasteriser more than it shows (a 10M-bar chart fully zoomed out: 8 lines × ~1,300 segments).
     let line_level = data.pyramid.level_for(bars_per_px, 2.0);
-    let line_bucket_bars = data.pyramid.levels().get(line_level).map_or(1, |l| l.bucket_bars);
+    let line_bucket_bars = data.pyramid.bucket_bars(line_level);
     let (b0, b1) = data.pyramid.buckets(level, start, end);
     let digits = data.price_digits;
 
@@ -845,10 +840,7 @@ pub fn plan_frame(
                 .series
                 .iter()
                 .filter_map(|&s| {
-                    index
-                        .and_then(|i| data.series[s].values.get(i))
-                        .filter(|v| v.is_finite())
-                        .map(|v| format_value(f64::from(*v)))
+                    index.and_then(|i| data.series[s].values.get(i)).filter(|v| v.is_finite()).map(|v| format_value(*v))
                 })
                 .collect();
             plan.labels.push(Label {
@@ -1009,7 +1001,7 @@ mod tests {
         let bars = Arc::new(Bars::new(ts, open, high, low, close, vec![1.0; n]));
         let computed: Vec<(IndicatorSpec, Vec<Column>)> =
             indicators.iter().map(|s| (s.clone(), s.compute(&bars).unwrap_or_default())).collect();
-        ChartData::new(bars, &computed, "TEST".into(), 5, &ChartTheme::DARK)
+        ChartData::new(bars, computed, "TEST".into(), 5, &ChartTheme::DARK)
     }
 
     #[test]

@@ -153,7 +153,8 @@ impl ChartPanel {
         let build = {
             let (data, studies, theme) = (Arc::clone(data), studies.cloned(), *theme);
             move || {
-                let indicators = studies.as_ref().map(|s| s.indicators.as_slice()).unwrap_or_default();
+                // The chart keeps its own copy of the columns (the studies stay with the dataset).
+                let indicators = studies.as_ref().map(|s| s.indicators.clone()).unwrap_or_default();
                 ChartData::new(Arc::new(data.bars.clone()), indicators, title, data.price_digits(), &theme)
             }
         };
