@@ -186,7 +186,7 @@ pub struct MarketStats {
     log_offset: usize,
     log_return_mean: f64,
     log_return_variance: f64,
-    /// `Σ (y − ȳ)` of the log returns (rounding noise around 0, kept for [`LogReturns::covariance`]).
+    /// `Σ (y − ȳ)` of the log returns (rounding noise around 0, kept for [`equity_market_covariance`]).
     log_return_centered_sum: f64,
 }
 
@@ -311,16 +311,17 @@ pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_threa
 
     let first_equity = equity.first().copied().unwrap_or(nan);
     let final_equity = equity.last().copied().unwrap_or(nan);
-    let (dd, equity_log) = if spare_thread && n >= SPARE_THREAD_MIN_BARS {
+    let covariance = || equity_market_covariance(equity, market).0;
+    let (dd, equity_market_cov) = if spare_thread && n >= SPARE_THREAD_MIN_BARS {
         std::thread::scope(|scope| {
-            let log = std::thread::Builder::new().spawn_scoped(scope, || LogReturns::new(equity));
+            let cov = std::thread::Builder::new().spawn_scoped(scope, covariance);
             let dd = drawdowns(equity, ts);
             // A thread that could not start (or failed) leaves the work to this one.
-            let log = log.ok().and_then(|h| h.join().ok()).unwrap_or_else(|| LogReturns::new(equity));
-            (dd, log)
+            let cov = cov.ok().and_then(|h| h.join().ok()).unwrap_or_else(covariance);
+            (dd, cov)
         })
     } else {
-        (drawdowns(equity, ts), LogReturns::new(equity))
+        (drawdowns(equity, ts), covariance())
     };
     let equity_peak = if n == 0 { nan } else { dd.equity_peak };
     let max_dd = if dd.max.is_nan() { 0.0 } else { dd.max }; // np.nan_to_num(dd.max())
@@ -360,7 +361,7 @@ pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_threa
     let calmar = annualized_return / or_nan(max_dd);
 
     // Alpha / Beta from per-bar log returns.
-    let beta = if n > 2 { equity_log.covariance(market) / market.log_return_variance } else { nan };
+    let beta = if n > 2 { equity_market_cov / market.log_return_variance } else { nan };
     let alpha_pct = return_pct - beta * buy_and_hold_return_pct;
 
     // Trade statistics.
@@ -437,70 +438,47 @@ fn bars_in_trades(trades: &[TradeStats], n: usize) -> usize {
     covered
 }
 
-/// The equity's per-bar log returns, `np.log(equity[1:] / equity[:-1])`, kept sparse: only the bars where the
-/// equity moved (a flat position leaves most bars at exactly 0), with the mean over all of them.
-struct LogReturns {
-    /// (index into the returns, value) of every nonzero return, in order.
-    nonzero: Vec<(u32, f64)>,
-    /// How many returns there are (`equity.len() - 1`).
-    len: usize,
-    mean: f64,
-}
-
-impl LogReturns {
-    /// Bars with unchanged equity have a log return of exactly 0 without calling `ln`. Empty for fewer than 3
-    /// bars (Beta is then NaN).
-    fn new(equity: &[f64]) -> Self {
-        if equity.len() < 3 || u32::try_from(equity.len()).is_err() {
-            return Self { nonzero: Vec::new(), len: 0, mean: f64::NAN };
-        }
-        let mut nonzero = Vec::new();
-        // The sum of the nonzero terms in order equals the sum of all terms (Rust's and numpy's sequential sum
-        // alike): adding +0.0 changes no partial sum but -0.0, which only arises before the first nonzero term.
-        let mut total = 0.0;
-        for (i, w) in equity.windows(2).enumerate() {
-            // Equal, finite and nonzero: the ratio is exactly 1, its logarithm exactly 0.
-            if w[1] == w[0] && w[0] != 0.0 && w[0].is_finite() {
-                continue;
-            }
-            let ratio = w[1] / w[0];
-            let x = if ratio == 1.0 { 0.0 } else { ln_ratio(ratio) };
-            if x != 0.0 {
-                total += x;
-                // Fits: the length was checked against u32 above.
-                nonzero.push((i as u32, x));
-            }
-        }
-        let len = equity.len() - 1;
-        Self { nonzero, len, mean: total / len as f64 }
+/// The sample covariance (ddof 1) of the equity's per-bar log returns, `np.log(equity[1:] / equity[:-1])`, with
+/// the closes' log returns: `np.cov(equity_log_returns, market_log_returns)[0, 1]`. Also returns how many bars
+/// moved the equity.
+///
+/// `Σ (x − x̄)(y − ȳ) = Σ_{x≠0} x (y − ȳ) − x̄ Σ (y − ȳ)`: a bar with unchanged equity (a flat position leaves most
+/// at exactly 0) costs neither a logarithm nor a product, and the zero returns contribute only through the second
+/// sum, which is the same for every equity curve on these bars ([`MarketStats`] keeps it). One pass, nothing
+/// stored; the result differs from the dense sum by rounding only. NaN for fewer than 3 bars.
+fn equity_market_covariance(equity: &[f64], market: &MarketStats) -> (f64, usize) {
+    let market_log = market.market_log();
+    let len = equity.len().saturating_sub(1);
+    let k = len.min(market_log.len());
+    if equity.len() < 3 || k < 2 {
+        return (f64::NAN, 0);
     }
-
-    /// The sample covariance (ddof 1) with the closes' log returns,
-    /// `np.cov(equity_log_returns, market_log_returns)[0, 1]`.
-    ///
-    /// `Σ (x − x̄)(y − ȳ) = Σ_{x≠0} x (y − ȳ) − x̄ Σ (y − ȳ)`: the zero returns contribute only through the second
-    /// sum, which is the same for every equity curve on these bars ([`MarketStats`] keeps it), so the work is
-    /// proportional to the bars in a position. The result differs from the dense sum by rounding only.
-    fn covariance(&self, market: &MarketStats) -> f64 {
-        let market_log = market.market_log();
-        let k = self.len.min(market_log.len());
-        if k < 2 {
-            return f64::NAN;
+    let market_mean = market.log_return_mean;
+    // The sum of the nonzero terms in order equals the sum of all terms (Rust's and numpy's sequential sum
+    // alike): adding +0.0 changes no partial sum but -0.0, which only arises before the first nonzero term.
+    let (mut total, mut products, mut moved) = (0.0, 0.0, 0usize);
+    for (i, w) in equity.windows(2).enumerate() {
+        // Equal, finite and nonzero: the ratio is exactly 1, its logarithm exactly 0.
+        if w[1] == w[0] && w[0] != 0.0 && w[0].is_finite() {
+            continue;
         }
-        let market_mean = market.log_return_mean;
-        let centered_sum = if k == market_log.len() {
-            market.log_return_centered_sum
-        } else {
-            market_log[..k].iter().map(|y| y - market_mean).sum()
-        };
-        let products: f64 = self
-            .nonzero
-            .iter()
-            .take_while(|(i, _)| (*i as usize) < k)
-            .map(|&(i, x)| x * (market_log[i as usize] - market_mean))
-            .sum();
-        (products - self.mean * centered_sum) / (k - 1) as f64
+        let ratio = w[1] / w[0];
+        let x = if ratio == 1.0 { 0.0 } else { ln_ratio(ratio) };
+        if x != 0.0 {
+            total += x;
+            moved += 1;
+            if let Some(y) = market_log.get(i).filter(|_| i < k) {
+                products += x * (y - market_mean);
+            }
+        }
     }
+    let mean = total / len as f64;
+    let centered_sum = if k == market_log.len() {
+        market.log_return_centered_sum
+    } else {
+        market_log[..k].iter().map(|y| y - market_mean).sum()
+    };
+    ((products - mean * centered_sum) / (k - 1) as f64, moved)
 }
 
 /// The drawdown statistics of an equity curve, from `dd = 1 - equity / np.maximum.accumulate(equity)`.
@@ -903,21 +881,20 @@ mod tests {
                 })
                 .collect();
             let market = MarketStats::new(&ts, &close);
-            let log = LogReturns::new(&equity);
+            let (sparse, moved) = equity_market_covariance(&equity, &market);
             let x: Vec<f64> = equity.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
             let y = market.market_log();
             let (mx, my) = (x.iter().sum::<f64>() / x.len() as f64, market.log_return_mean);
             let dense = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum::<f64>() / (x.len() - 1) as f64;
-            let sparse = log.covariance(&market);
             assert!((sparse - dense).abs() <= 1e-12 * dense.abs().max(1e-12), "case {case}: {sparse} vs {dense}");
-            assert!(log.nonzero.len() < x.len(), "case {case}: flat runs are left out");
+            assert!(moved < x.len() && moved > 0, "case {case}: flat runs are left out");
         }
         // Too short, and a NaN in the curve.
         let market = MarketStats::new(&[0, 1], &[1.0, 2.0]);
-        assert!(LogReturns::new(&[1.0, 2.0]).covariance(&market).is_nan());
+        assert!(equity_market_covariance(&[1.0, 2.0], &market).0.is_nan());
         let ts: Vec<i64> = (0..5).collect();
         let market = MarketStats::new(&ts, &[1.0, 1.1, 1.2, 1.1, 1.3]);
-        assert!(LogReturns::new(&[1.0, f64::NAN, 1.0, 1.0, 2.0]).covariance(&market).is_nan());
+        assert!(equity_market_covariance(&[1.0, f64::NAN, 1.0, 1.0, 2.0], &market).0.is_nan());
     }
 
     #[test]
