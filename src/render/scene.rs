@@ -1030,16 +1030,11 @@ mod tests {
 
     #[test]
     fn zoomed_out_frames_use_a_coarse_level() {
-        let d = data(100_000, &[]);
         let view = ChartView::fit_all(100_000);
-        let plan = plan_frame(
-            &d,
-            &view,
-            [1920.0, 1080.0],
-            &ChartTheme::LIGHT,
-            &Annotations::default(),
-            &LayoutStyle::default(),
-        );
+        let plan_for = |d: &ChartData| {
+            plan_frame(d, &view, [1920.0, 1080.0], &ChartTheme::LIGHT, &Annotations::default(), &LayoutStyle::default())
+        };
+        let plan = plan_for(&data(100_000, &[]));
         assert!(plan.level >= 6, "level {}", plan.level);
         let drawn: u32 = plan
             .commands
@@ -1051,15 +1046,7 @@ mod tests {
             .sum();
         assert!(drawn <= 1_920, "{drawn} buckets");
         // Lines keep two pixels per sample: from the next level up, at most ~960 samples across 1,920 pixels.
-        let d = data(100_000, &[IndicatorSpec::Sma { period: 20 }]);
-        let plan = plan_frame(
-            &d,
-            &view,
-            [1920.0, 1080.0],
-            &ChartTheme::LIGHT,
-            &Annotations::default(),
-            &LayoutStyle::default(),
-        );
+        let plan = plan_for(&data(100_000, &[IndicatorSpec::Sma { period: 20 }]));
         let lines: Vec<(usize, u32)> = plan
             .commands
             .iter()
