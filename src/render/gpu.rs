@@ -296,15 +296,6 @@ impl GpuDataset {
         Self { key: data.key, chunks, bytes: 0 }
     }
 
-    /// Uploads every chunk of every level (what a frame would fetch over time), e.g. before measuring frames.
-    pub fn upload_all(&mut self, device: &wgpu::Device, pipelines: &ChartPipelines, data: &ChartData) {
-        for level in 0..self.chunks.len() {
-            for chunk in 0..self.chunks[level].len() {
-                self.ensure(device, pipelines, data, level, chunk);
-            }
-        }
-    }
-
     /// Chunks uploaded so far.
     pub fn chunks_uploaded(&self) -> usize {
         self.chunks.iter().flatten().filter(|c| c.is_some()).count()

@@ -88,11 +88,6 @@ impl OffscreenRenderer {
         GpuDataset::new(data)
     }
 
-    /// Uploads every chunk of `dataset` at once (a frame uploads only what it draws).
-    pub fn upload_all(&self, dataset: &mut GpuDataset, data: &ChartData) {
-        dataset.upload_all(&self.device, &self.pipelines, data);
-    }
-
     /// Creates the render target and read-back buffer when the size changes.
     fn ensure_target(&mut self, size: [u32; 2]) {
         if self.target.as_ref().is_none_or(|t| t.size != size) {
