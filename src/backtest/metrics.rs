@@ -442,10 +442,12 @@ fn bars_in_trades(trades: &[TradeStats], n: usize) -> usize {
 /// the closes' log returns: `np.cov(equity_log_returns, market_log_returns)[0, 1]`. Also returns how many bars
 /// moved the equity.
 ///
-/// `Σ (x − x̄)(y − ȳ) = Σ_{x≠0} x (y − ȳ) − x̄ Σ (y − ȳ)`: a bar with unchanged equity (a flat position leaves most
-/// at exactly 0) costs neither a logarithm nor a product, and the zero returns contribute only through the second
-/// sum, which is the same for every equity curve on these bars ([`MarketStats`] keeps it). One pass, nothing
-/// stored, eight partial sums; the result differs from the dense sum by rounding only. NaN for fewer than 3 bars.
+/// `Σ (x − x̄)(y − ȳ) = Σ_{x≠0} x (y − ȳ) − x̄ Σ (y − ȳ)`: the zero returns (a flat position leaves most bars at
+/// exactly 0) contribute only through the second sum, which is the same for every equity curve on these bars
+/// ([`MarketStats`] keeps it). One pass, nothing stored: bars are taken eight at a time, one division and a short
+/// series each (a flat bar gives exactly 0), into eight partial sums; a group with a ratio outside 0.98..1.02 or a
+/// non-finite value goes the general way, bar by bar. The result differs from the dense sum by rounding only.
+/// NaN for fewer than 3 bars.
 fn equity_market_covariance(equity: &[f64], market: &MarketStats) -> (f64, usize) {
     /// Independent sums, so that the divisions and series of neighbouring bars overlap.
     const LANES: usize = 8;

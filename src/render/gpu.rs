@@ -7,7 +7,10 @@ use std::ops::Range;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
-use super::scene::{ChartData, Command, FramePlan, OverlayInstance};
+use super::{
+    lod::sample_bar,
+    scene::{ChartData, Command, FramePlan, OverlayInstance},
+};
 
 /// The WGSL sources, embedded at build time.
 pub mod shaders {
@@ -343,7 +346,7 @@ impl GpuDataset {
             .map(|s| {
                 // A bucket shows the value of its last bar (`sample_bar` in series.wgsl).
                 let sampled: Vec<f32> = (first..end)
-                    .map(|b| s.values.get(((b + 1) * bucket_bars).min(n) - 1).map_or(f32::NAN, |&v| v as f32))
+                    .map(|b| s.values.get(sample_bar(b, bucket_bars, n)).map_or(f32::NAN, |&v| v as f32))
                     .collect();
                 let buffer = upload("aio chart series", &sampled);
                 device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -46,6 +46,12 @@ pub struct LodPyramid {
     merged: Vec<Level>,
 }
 
+/// The bar whose value bucket `bucket` of `bucket_bars` bars shows for an indicator: its last one, the dataset's
+/// last bar for a partial bucket (`sample_bar` in series.wgsl). `bar_count` must be positive.
+pub fn sample_bar(bucket: usize, bucket_bars: usize, bar_count: usize) -> usize {
+    ((bucket + 1) * bucket_bars).min(bar_count) - 1
+}
+
 /// Rounds `v` to the nearest `f32` at or above it, so an `f32` high never lies below the true high.
 fn f32_up(v: f64) -> f32 {
     let f = v as f32;

@@ -544,7 +544,7 @@ fn series_range(values: &[f64], bucket_bars: usize, start: usize, end: usize) ->
     let first = start / bucket_bars;
     let last = end.div_ceil(bucket_bars);
     for s in first..last {
-        let bar = (s * bucket_bars + bucket_bars - 1).min(n - 1);
+        let bar = super::lod::sample_bar(s, bucket_bars, n);
         // As the GPU draws it.
         let v = values[bar] as f32;
         if v.is_finite() && v.abs() < 1e37 {
