@@ -1,8 +1,9 @@
 //! Local language models: MiniCPM4 / MiniCPM4.1 checkpoints loaded from Hugging Face folders and run by our own
 //! engine on candle tensors (CPU), with int4 weights kept packed, sampling, schema-constrained JSON and a worker
 //! thread behind a request channel; MiniCPM-V 4.0 checkpoints add the vision path ([`vision`]) that turns a chart
-//! image into feature vectors in the LLM's prompt. May import `domain`, `strategy` and `patterns` (for schemas);
-//! never `gui` or `cli`.
+//! image into feature vectors in the LLM's prompt; and the analysis loop ([`orchestrator`]) that turns a chart
+//! into a backtested strategy. May import `domain`, `strategy` and `patterns` (for schemas); the orchestrator also
+//! `render`, `backtest`, `pine` and `store`; never `gui` or `cli`.
 
 pub mod config;
 pub mod constrain;
@@ -12,6 +13,7 @@ pub mod half_matrix;
 pub mod hub;
 pub mod linear;
 pub mod models;
+pub mod orchestrator;
 pub mod quant;
 pub mod sampling;
 pub mod tokenizer;

@@ -3,6 +3,7 @@
 //! An edge module: it may import everything and is imported by `main.rs` only. Errors are `anyhow` here,
 //! printed once with their context chain.
 
+mod analyze;
 mod backtest;
 mod bench;
 mod fetch;
@@ -84,6 +85,8 @@ pub enum Command {
     Model(llm::ModelArgs),
     /// Read a chart image with a MiniCPM-V model and print its findings as JSON (constrained decoding).
     Vision(vision::VisionArgs),
+    /// Analyse the latest bars: chart image, findings, a strategy with rationale, its Pine Script and backtests.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 fn init_logging(gui_layer: Option<crate::gui::LogLayer>) {
@@ -129,6 +132,7 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
                 Command::Generate(args) => llm::run_generate(args),
                 Command::Model(args) => llm::run_model(args),
                 Command::Vision(args) => vision::run(args),
+                Command::Analyze(args) => analyze::run(args, cli.library.as_deref()),
             }
         }
     };

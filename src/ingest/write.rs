@@ -49,6 +49,14 @@ pub fn write_atomically(
         .tempfile_in(&dir)
         .map_err(|e| err(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
     write(tmp.as_file_mut()).map_err(err)?;
+    // The temporary file is private (0600); the file it becomes keeps the mode of the one it replaces, or gets the
+    // usual 0644 of a new file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(|e| err(e.to_string()))?;
+    }
     tmp.as_file().sync_all().map_err(|e| err(e.to_string()))?;
     tmp.persist(path).map_err(|e| err(e.error.to_string()))?;
     Ok(())
@@ -253,5 +261,24 @@ pub fn write_ticks(path: &Path, ticks: &Ticks) -> Result<(), IngestError> {
             .map_err(|e| err(e.to_string()))?;
             write_frame_parquet(path, &mut df)
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn atomic_writes_give_new_files_0644_and_keep_the_mode_of_replaced_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        write_atomically(&path, |f| std::io::Write::write_all(f, b"one").map_err(|e| e.to_string())).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        write_atomically(&path, |f| std::io::Write::write_all(f, b"two").map_err(|e| e.to_string())).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
     }
 }

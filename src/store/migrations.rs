@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_results", include_str!("migrations/0002_results.sql")),
     ("0003_research", include_str!("migrations/0003_research.sql")),
     ("0004_drawings", include_str!("migrations/0004_drawings.sql")),
+    ("0005_analysis_runs", include_str!("migrations/0005_analysis_runs.sql")),
 ];
 
 /// The newest schema version.

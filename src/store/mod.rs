@@ -6,6 +6,7 @@
 //! The connection runs in WAL mode with foreign keys on; every write of the typed API is one transaction, so a
 //! crash leaves either all of a write or none of it.
 
+mod analyses;
 mod datasets;
 mod drawings;
 mod migrations;
@@ -16,6 +17,7 @@ mod tags;
 
 use std::path::{Path, PathBuf};
 
+pub use analyses::{AnalysisSummary, NewAnalysisRun};
 pub use datasets::{DatasetId, DatasetRecord, NewDataset};
 pub use migrations::{LATEST_VERSION, MIGRATIONS, apply_migrations};
 pub use research::{NewSweep, PineScriptId, PineScriptRecord, SweepId, SweepRecord};
