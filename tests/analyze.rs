@@ -103,6 +103,13 @@ fn analyze_on_the_sample_writes_every_output_and_stores_one_analysis() {
     for part in ["in_sample", "out_of_sample"] {
         assert!(report[part]["metrics"]["trades"].as_u64().is_some(), "{part}: {}", report[part]);
     }
+    // Every pattern lies in the visible bars (RFC 3339 UTC texts compare as times).
+    let (first_shown, last_shown) =
+        (report["visible_time"][0].as_str().unwrap(), report["visible_time"][1].as_str().unwrap());
+    for p in findings["patterns"].as_array().unwrap() {
+        let (start, end) = (p["start"].as_str().unwrap(), p["end"].as_str().unwrap());
+        assert!(first_shown <= start && start <= end && end <= last_shown, "{p} outside {first_shown}..{last_shown}");
+    }
     let total = report["timings_secs"]["total"].as_f64().unwrap();
     let first = report["timings_secs"]["first_finding"].as_f64().unwrap();
     assert!(first > 0.0 && first <= total);
@@ -236,7 +243,7 @@ fn eight_analyses_run_at_once_on_the_pool_and_are_all_stored() {
         let outcome = ticket.wait();
         let result = outcome.result.expect("analysis");
         assert!(outcome.store_error.is_none(), "{:?}", outcome.store_error);
-        ids.push(outcome.stored.expect("stored").0);
+        ids.push(outcome.stored.expect("stored").analysis.0);
         assert_eq!(result.analyst, RULE_BASED_ID);
     }
     ids.sort_unstable();
@@ -267,7 +274,7 @@ fn instructions_reach_the_prompt_sanitised_and_secrets_never_reach_the_library()
     }
     assert!(user.contains("long only") && user.contains("[redacted]"), "{user}");
     let lib = Library::open(&library).unwrap();
-    let id = outcome.stored.expect("stored");
+    let id = outcome.stored.expect("stored").analysis;
     assert!(lib.analysis_summaries("").unwrap().iter().any(|a| a.id == id));
     let stored = lib.analysis_summaries("").unwrap().into_iter().find(|a| a.id == id).unwrap();
     let prompt = stored.prompt.unwrap_or_default();

@@ -553,3 +553,66 @@ fn a_large_dataset_gets_its_chart_built_off_the_gui_thread() {
     let plan = h.state().chart().last_plan().unwrap();
     assert_eq!(plan.visible.1, 300_000, "the latest bars are shown");
 }
+
+#[test]
+fn analyze_fills_the_analysis_pine_and_backtest_panels_and_copy_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("lib.sqlite");
+    let launch = LaunchOptions { sample: true, library: Some(library.clone()), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+    assert!(h.state().pine_panel().source.is_empty());
+
+    h.get_by_label("Analysis").click();
+    h.run_steps(2);
+    h.get_by_label_contains("rule-based (no model weights loaded)");
+    h.get_by_label("Analyze").click();
+    h.run_steps(1);
+    assert!(h.state().is_analyzing(), "Analyze started an analysis");
+    step_until(&mut h, "the analysis", |app| !app.is_analyzing() && app.analysis_panel().last.is_some());
+    let last = h.state().analysis_panel().last.as_ref().unwrap();
+    let result = last.result.clone();
+    assert_eq!(result.analyst, aio::ai::orchestrator::RULE_BASED_ID);
+    assert!(last.stored.is_some(), "{:?}", last.store_error);
+    assert!(result.chart_png.is_some(), "{:?}", result.chart_note);
+    // The bars on screen were analysed.
+    assert_eq!(result.visible.end, 5000);
+    h.get_by_label_contains("Rule-based analyst");
+    h.get_by_label_contains("Strategy:");
+    h.get_by_label_contains("In-sample (");
+    h.get_by_label_contains("Out-of-sample (");
+    let image = h.render().expect("wgpu render");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis_panel.png");
+    image.save(&out).unwrap();
+    eprintln!("saved {}", out.display());
+
+    // The strategy is in the Backtest panel (editable, with its in-sample run) and its Pine in the Pine panel.
+    let spec = aio::strategy::StrategySpec::from_json(&h.state().backtest_panel().spec_text).unwrap();
+    assert_eq!(spec, result.output.strategy);
+    assert!(h.state().backtest_panel().outcome.is_some());
+    assert_eq!(h.state().pine_panel().source, result.pine);
+    h.get_by_label("Pine Script").click();
+    h.run_steps(3);
+    h.get_by_label_contains("no errors");
+    h.get_by_label("Copy to TradingView").click();
+    let mut copied = false;
+    for _ in 0..5 {
+        h.step();
+        copied |= h
+            .output()
+            .platform_output
+            .commands
+            .iter()
+            .any(|c| matches!(c, egui::OutputCommand::CopyText(text) if text == &result.pine));
+    }
+    assert!(copied, "the Copy button put the script on the clipboard");
+    assert!(h.state().pine_panel().status.as_deref().is_some_and(|s| s.starts_with("copied")));
+
+    // Ctrl+Enter analyses again; the library holds both.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Enter);
+    h.run_steps(1);
+    assert!(h.state().is_analyzing(), "Ctrl+Enter started an analysis");
+    step_until(&mut h, "the second analysis", |app| !app.is_analyzing());
+    let lib = aio::store::Library::open(&library).unwrap();
+    assert_eq!(lib.analysis_summaries("EURUSD").unwrap().len(), 2);
+}

@@ -14,14 +14,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::{
-    ai::{
-        engine::Engine,
-        hub::{HubOptions, resolve_model},
-        orchestrator::{
-            AnalysisEvent, AnalysisRequest, AnalysisResult, Analyst, AnalystChain, ModelAnalyst, Orchestrator,
-            RiskPolicy, UnavailableAnalyst,
-        },
-    },
+    ai::orchestrator::{AnalysisEvent, AnalysisRequest, AnalysisResult, AnalystChain, Orchestrator, RiskPolicy},
     ingest::{self, LoadOptions, NoProgress},
     render::OffscreenRenderer,
     store::{Library, NewDataset},
@@ -64,21 +57,6 @@ pub struct AnalyzeArgs {
     /// Drop invalid input rows instead of refusing the file.
     #[arg(long)]
     pub force: bool,
-}
-
-/// The analyst chain for `model`: the local model when it loads, else an entry that records why not; the
-/// rule-based analyst always closes the chain.
-pub fn analyst_chain(model: Option<&str>) -> AnalystChain {
-    let Some(name) = model else { return AnalystChain::rule_based() };
-    let started = resolve_model(name, &HubOptions::from_env()).and_then(|dir| Engine::start(&dir));
-    let analyst: Box<dyn Analyst> = match started {
-        Ok(engine) => Box::new(ModelAnalyst::new(Arc::new(engine))),
-        Err(e) => {
-            tracing::warn!(model = name, error = %e, "the model did not load; the rule-based analyst answers");
-            Box::new(UnavailableAnalyst { id: name.to_string(), reason: e.to_string() })
-        }
-    };
-    AnalystChain::new(vec![analyst])
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -133,7 +111,7 @@ pub fn run(args: AnalyzeArgs, library: Option<&Path>) -> anyhow::Result<ExitCode
         Some((lib, _)) => Some(lib.add_dataset(&NewDataset::from_loaded(&loaded, &source))?),
         None => None,
     };
-    let chain = analyst_chain(args.model.as_deref());
+    let chain = AnalystChain::for_model(args.model.as_deref());
     let orchestrator = Orchestrator::new(chain);
     let symbol = loaded.symbol.clone().unwrap_or_else(|| "UNKNOWN".into());
     let mut request = AnalysisRequest::latest(Arc::new(loaded.bars.clone()), &symbol, loaded.timeframe, args.last);
@@ -213,7 +191,7 @@ pub fn run(args: AnalyzeArgs, library: Option<&Path>) -> anyhow::Result<ExitCode
         args.out.display()
     );
     if let Some((id, path)) = stored {
-        println!("  stored as analysis {} in {}", id.0, path.display());
+        println!("  stored as analysis {} in {}", id.analysis.0, path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

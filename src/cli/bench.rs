@@ -77,6 +77,24 @@ pub enum BenchKind {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// The analysis loop on the sample's latest 150 bars: time to the first finding and to the full result with
+    /// the rule-based analyst (with and without the chart image), with a model when given, and the workstation's
+    /// frame times while 8 analyses run beside its idle frames (needs a display; skipped without one).
+    Analyze {
+        /// Repetitions of the rule-based loop (median and best are reported).
+        #[arg(long, default_value_t = 20)]
+        repeat: usize,
+        /// A model folder to run the loop with as well.
+        #[arg(long)]
+        model: Option<String>,
+        /// Run the model from a copy whose `max_position_embeddings` is this (for the tiny test checkpoints,
+        /// whose 64 positions do not hold the prompt).
+        #[arg(long)]
+        context: Option<usize>,
+        /// Analyses started at once in the workstation.
+        #[arg(long, default_value_t = 8)]
+        concurrent: usize,
+    },
     /// Cold start to the first frame with the sample data, against a start with no data (needs a display).
     Startup {
         /// Repetitions.
@@ -130,6 +148,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.which {
         BenchKind::Import { rows, repeat } => bench_import(rows, repeat.max(1)),
         BenchKind::Startup { repeat } => bench_startup(repeat.max(1)),
+        BenchKind::Analyze { repeat, model, context, concurrent } => {
+            bench_analyze(repeat.max(1), model.as_deref(), context, concurrent.max(1))
+        }
         BenchKind::Llm { shapes, prompt, decode } => bench_llm(&shapes, prompt, decode),
         BenchKind::Vision { image, repeat } => bench_vision(image.as_deref(), repeat.max(1)),
         BenchKind::Chart { bars, frames, width, height } => bench_chart(&bars, frames.max(1), [width, height]),
@@ -516,6 +537,139 @@ fn bench_startup(repeat: usize) -> anyhow::Result<ExitCode> {
     );
     println!("  first (coldest) sample run:     {first_ms:.1} ms (wall {:.1} ms)", first_wall.as_secs_f64() * 1e3);
     println!("  ratio sample / no data: {:.2}×   goal: ≤ 500 ms", s_ms / e_ms);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_analyze(
+    repeat: usize,
+    model: Option<&str>,
+    context: Option<usize>,
+    concurrent: usize,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::{Arc, atomic::AtomicBool};
+
+    use crate::ai::orchestrator::{AnalysisRequest, AnalystChain, Orchestrator};
+    let loaded = crate::ingest::load_sample()?;
+    let bars = Arc::new(loaded.bars.clone());
+    let request = |image: bool| {
+        let mut r = AnalysisRequest::latest(bars.clone(), "EURUSD", loaded.timeframe, 150);
+        r.price_digits = loaded.price_digits();
+        r.image_size = image.then_some([1280, 720]);
+        r
+    };
+    let t = Instant::now();
+    let mut renderer = crate::render::OffscreenRenderer::new().ok();
+    let renderer_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rule_based = Orchestrator::new(AnalystChain::rule_based());
+    let cancel = AtomicBool::new(false);
+    println!("analysis benchmark: EUR/USD H1 sample, latest 150 bars, {repeat} runs each (median, best)");
+    match &renderer {
+        Some(r) => {
+            println!("  offscreen renderer ready in {renderer_ms:.0} ms on {} (once per worker pool)", r.adapter_name())
+        }
+        None => println!("  no offscreen renderer: the runs with an image are skipped"),
+    }
+    for image in [true, false] {
+        if image && renderer.is_none() {
+            continue;
+        }
+        let (mut first, mut total) = (Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            let result = rule_based.run(&request(image), renderer.as_mut(), &cancel, &|_| {})?;
+            first.push(result.first_finding_secs * 1e3);
+            total.push(result.total_secs * 1e3);
+        }
+        for v in [&mut first, &mut total] {
+            v.sort_by(f64::total_cmp);
+        }
+        println!(
+            "  rule-based, {}: first finding {:.1} ms (best {:.1}), full result {:.1} ms (best {:.1}); goal <= 300 ms",
+            if image { "with the 1280x720 chart image" } else { "no image" },
+            first[first.len() / 2],
+            first[0],
+            total[total.len() / 2],
+            total[0]
+        );
+    }
+    if let Some(name) = model {
+        let dir = tempfile::tempdir()?;
+        let path = match context {
+            Some(positions) => {
+                let copy = dir.path().join("model");
+                std::fs::create_dir_all(&copy)?;
+                for entry in std::fs::read_dir(name).with_context(|| format!("reading {name}"))? {
+                    let entry = entry?;
+                    if entry.file_type()?.is_file() {
+                        std::fs::copy(entry.path(), copy.join(entry.file_name()))?;
+                    }
+                }
+                let config_path = copy.join("config.json");
+                let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path)?)?;
+                config["max_position_embeddings"] = positions.into();
+                std::fs::write(&config_path, config.to_string())?;
+                copy.display().to_string()
+            }
+            None => name.to_string(),
+        };
+        let t = Instant::now();
+        let chain = AnalystChain::for_model(Some(&path));
+        let load_ms = t.elapsed().as_secs_f64() * 1e3;
+        let orchestrator = Orchestrator::new(chain);
+        let result = orchestrator.run(&request(false), None, &cancel, &|_| {})?;
+        let analyst_secs = result
+            .stage_secs
+            .windows(2)
+            .find(|w| w[0].0 == crate::ai::orchestrator::Stage::Analyst)
+            .map_or(0.0, |w| w[1].1 - w[0].1);
+        println!(
+            "  model {name}: loaded in {load_ms:.0} ms; first finding {:.1} ms, full result {:.1} ms; {} tokens in \
+             {:.2} s ({:.0} tokens/s); answered by {}{}",
+            result.first_finding_secs * 1e3,
+            result.total_secs * 1e3,
+            result.tokens,
+            analyst_secs,
+            result.tokens as f64 / analyst_secs.max(1e-9),
+            result.analyst,
+            match result.fallbacks.first() {
+                Some(f) => format!(" (the model fell back: {})", f.reason),
+                None => String::new(),
+            }
+        );
+    }
+    let exe = std::env::current_exe()?;
+    let library = tempfile::tempdir()?;
+    let output = Command::new(exe)
+        .args(["--sample", "--bench-analyses", &concurrent.to_string()])
+        .env("AIO_NO_PERSIST", "1")
+        .env("AIO_LIBRARY", library.path().join("bench.sqlite"))
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match stdout.lines().find(|l| l.starts_with("analyses=")) {
+        Some(line) => {
+            let field = |key: &str| {
+                line.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                    .unwrap_or("?")
+                    .to_string()
+            };
+            println!(
+                "  workstation, {concurrent} analyses at once ({} ms to finish all): GUI update per frame worst {} ms \
+                 (median {}), idle worst {} ms; frame interval worst {} ms (median {}), idle median {} ms \
+                 (paint included; lavapipe paints in software); goal: no frame over 50 ms",
+                field("analyses_ms"),
+                field("busy_worst_ms"),
+                field("busy_median_ms"),
+                field("idle_worst_ms"),
+                field("busy_interval_worst_ms"),
+                field("busy_interval_median_ms"),
+                field("idle_interval_median_ms"),
+            );
+        }
+        None => println!(
+            "  workstation frame times: skipped, the window did not open (run under xvfb-run without a display): {}",
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("")
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -42,6 +42,9 @@ pub struct Cli {
     /// Open without loading any data (the reference run of `aio bench startup`).
     #[arg(long, hide = true)]
     pub empty: bool,
+    /// Start N analyses once the data is there, print frame times and exit (used by `aio bench analyze`).
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub bench_analyses: usize,
     /// The job to run headless; none opens the workstation.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -108,6 +111,7 @@ pub fn run(cli: Cli, started: Instant) -> ExitCode {
                 library: cli.library,
                 exit_after_first_frame: cli.exit_after_first_frame,
                 empty: cli.empty,
+                bench_analyses: cli.bench_analyses,
                 started,
             };
             crate::gui::run(options, log).map(|()| ExitCode::SUCCESS)

@@ -17,7 +17,8 @@ use super::{
     log::LogBuffer,
     panels::{
         self,
-        backtest::{BacktestAction, BacktestJob, BacktestPanel},
+        analysis::{AnalysisAction, AnalysisPanel, FinishedAnalysis, RunningAnalysis},
+        backtest::{BacktestAction, BacktestJob, BacktestOutcome, BacktestPanel},
         chart::{ChartPanel, TradeMarker},
         download::{DownloadChoice, DownloadDialog},
         library::LibraryAction,
@@ -29,6 +30,7 @@ use super::{
     theme,
 };
 use crate::{
+    ai::orchestrator::{AnalysisError, AnalysisRequest, AnalystChain, Orchestrator, pool::AnalysisPool},
     domain::format_ts_nanos,
     indicators::IndicatorSpec,
     ingest::{IngestError, LoadedBars},
@@ -95,7 +97,35 @@ pub struct WorkstationApp {
     first_frame_reported: bool,
     /// The drawings of the dataset on screen being read from the library: (checksum, result).
     drawings_read: Option<(String, Receiver<DrawingsRead>)>,
+    /// The analysis workers (started with the first analysis, restarted when the model changes).
+    analysis_pool: Option<AnalysisPool>,
+    /// The analysts the next pool runs.
+    analyst_chain: Option<AnalystChain>,
+    analysis_panel: AnalysisPanel,
+    /// Frame-time probe of `--bench-analyses`.
+    frame_probe: FrameProbe,
 }
+
+/// Frame times while the `--bench-analyses` analyses run, and as many idle frames after them.
+#[derive(Default)]
+struct FrameProbe {
+    started: bool,
+    busy_ms: Vec<f64>,
+    idle_ms: Vec<f64>,
+    /// Intervals between the starts of consecutive frames while the analyses run (update, paint and waiting).
+    busy_interval_ms: Vec<f64>,
+    /// The same after them, with nothing running.
+    idle_interval_ms: Vec<f64>,
+    last_frame_start: Option<std::time::Instant>,
+    analyses_started: Option<std::time::Instant>,
+    analyses_secs: f64,
+}
+
+/// Analysis workers: enough for eight analyses at once (the model engine serves them one by one).
+pub const ANALYSIS_WORKERS: usize = 8;
+
+/// Events drained from running analyses per frame (the rest wait for the next frame).
+const ANALYSIS_EVENTS_PER_FRAME: usize = 400;
 
 impl WorkstationApp {
     /// Creates the app, restoring the persisted layout and starting the first load.
@@ -142,7 +172,17 @@ impl WorkstationApp {
             frames_since_ready: 0,
             first_frame_reported: false,
             drawings_read: None,
+            analysis_pool: None,
+            analyst_chain: None,
+            analysis_panel: AnalysisPanel::default(),
+            frame_probe: FrameProbe::default(),
         };
+        app.analysis_panel.analysts = AnalystChain::rule_based().ids();
+        if let Some(model) = panels::analysis::default_model()
+            && let Err(err) = app.analysis_panel.load_model(model.display().to_string(), &cc.egui_ctx)
+        {
+            tracing::error!("cannot start the model loader: {err}");
+        }
         let first = if app.launch.empty {
             None
         } else if let Some(file) = app.launch.file.clone() {
@@ -287,6 +327,130 @@ impl WorkstationApp {
         &self.pine_panel
     }
 
+    /// The Analysis panel's state.
+    pub fn analysis_panel(&self) -> &AnalysisPanel {
+        &self.analysis_panel
+    }
+
+    /// The Analysis panel's state, mutable (tests set the instruction).
+    pub fn analysis_panel_mut(&mut self) -> &mut AnalysisPanel {
+        &mut self.analysis_panel
+    }
+
+    /// True while an analysis runs.
+    pub fn is_analyzing(&self) -> bool {
+        self.analysis_panel.is_running()
+    }
+
+    /// Analyses the bars on screen on the analysis workers (started on first use).
+    pub fn start_analysis(&mut self) {
+        let Some(data) = self.dataset.clone() else { return };
+        if self.analysis_pool.is_none() {
+            let chain = self.analyst_chain.take().unwrap_or_else(AnalystChain::rule_based);
+            let mut orchestrator = Orchestrator::new(chain);
+            orchestrator.library = self.library_path.clone();
+            match AnalysisPool::new(ANALYSIS_WORKERS, Arc::new(orchestrator)) {
+                Ok(pool) => self.analysis_pool = Some(pool),
+                Err(err) => return self.fail(format!("cannot start the analysis workers: {err}")),
+            }
+        }
+        let Some(pool) = &self.analysis_pool else { return };
+        let n = data.bars.len();
+        let view = &self.chart.view;
+        let start = (view.x_min.ceil().max(0.0) as usize).min(n.saturating_sub(1));
+        let end = ((view.x_max.floor() + 1.0).max(0.0) as usize).clamp(start + 1, n);
+        let symbol = data.symbol.clone().unwrap_or_else(|| "UNKNOWN".into());
+        let mut request = AnalysisRequest::latest(Arc::new(data.bars.clone()), &symbol, data.timeframe, end - start);
+        request.visible = start..end;
+        request.instruction = self.analysis_panel.instruction.clone();
+        request.price_digits = data.price_digits();
+        tracing::info!("analysing {symbol} bars {start}..{end}");
+        let ticket = pool.submit(request);
+        self.analysis_panel.error = None;
+        self.analysis_panel.running.push(RunningAnalysis {
+            ticket,
+            stage: None,
+            text: String::new(),
+            tokens: 0,
+            fallbacks: Vec::new(),
+            started: std::time::Instant::now(),
+        });
+    }
+
+    /// Uses `chain` for the analyses started from now on (running ones finish on the old workers).
+    fn use_chain(&mut self, chain: AnalystChain) {
+        self.analysis_panel.analysts = chain.ids();
+        if let Some(old) = self.analysis_pool.take() {
+            // Joining the old workers waits for their analyses: off the GUI thread.
+            let _ = std::thread::Builder::new().name("aio-analysis-retire".into()).spawn(move || drop(old));
+        }
+        self.analyst_chain = Some(chain);
+    }
+
+    fn poll_analyses(&mut self, ctx: &egui::Context) {
+        if let Some(load) = &self.analysis_panel.model_load
+            && let Ok(chain) = load.rx.try_recv()
+        {
+            self.analysis_panel.model_load = None;
+            tracing::info!("analysts: {}", chain.ids().join(" → "));
+            self.use_chain(chain);
+        }
+        for outcome in self.analysis_panel.poll(ANALYSIS_EVENTS_PER_FRAME) {
+            match outcome.result {
+                Ok(result) => {
+                    tracing::info!(
+                        "analysis by {}: {} (confidence {:.2}) in {:.0} ms",
+                        result.analyst,
+                        result.output.strategy.name,
+                        result.output.confidence,
+                        result.total_secs * 1e3
+                    );
+                    let result = Arc::new(result);
+                    self.show_analysis_strategy(&result, outcome.stored);
+                    self.analysis_panel.last = Some(FinishedAnalysis {
+                        result,
+                        stored: outcome.stored,
+                        store_error: outcome.store_error,
+                        texture: None,
+                    });
+                    if outcome.stored.is_some() {
+                        self.refresh_library(ctx);
+                    }
+                }
+                Err(AnalysisError::Cancelled) => tracing::info!("analysis cancelled"),
+                Err(e) => {
+                    tracing::error!("analysis failed: {e}");
+                    self.analysis_panel.error = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Puts an analysis's strategy into the Backtest panel (editable, with its in-sample run), its Pine Script
+    /// into the Pine panel and its trades onto the chart.
+    fn show_analysis_strategy(
+        &mut self,
+        result: &Arc<crate::ai::orchestrator::AnalysisResult>,
+        stored: Option<crate::store::AnalysisRunIds>,
+    ) {
+        let report = result.in_sample.report.clone();
+        self.chart.trades = trade_markers(&report);
+        self.pine_panel.show_script(result.pine.clone(), result.pine_diagnostics.clone());
+        let panel = &mut self.persisted.backtest;
+        panel.spec_text = result.output.strategy.to_json_pretty();
+        panel.spec_error = None;
+        panel.run_error = None;
+        panel.selected_trade = None;
+        panel.editing = false;
+        panel.outcome = Some(Arc::new(BacktestOutcome {
+            spec: result.output.strategy.clone(),
+            report,
+            pine: result.pine.clone(),
+            diagnostics: result.pine_diagnostics.clone(),
+            stored: stored.map(|ids| ids.in_sample.0).ok_or_else(|| "not stored".to_string()),
+        }));
+    }
+
     fn poll_backtest(&mut self) {
         let Some(result) = self.backtest_job.as_ref().and_then(BacktestJob::poll) else { return };
         self.backtest_job = None;
@@ -301,19 +465,7 @@ impl WorkstationApp {
                     m.max_drawdown_pct,
                     m.sharpe
                 );
-                self.chart.trades = outcome
-                    .report
-                    .trades
-                    .iter()
-                    .map(|t| TradeMarker {
-                        entry_bar: t.entry_bar,
-                        exit_bar: t.exit_bar,
-                        entry_price: t.entry_price,
-                        exit_price: t.exit_price,
-                        long: t.side == crate::backtest::Side::Long,
-                        profit: t.pnl >= 0.0,
-                    })
-                    .collect();
+                self.chart.trades = trade_markers(&outcome.report);
                 self.pine_panel.show_script(outcome.pine.clone(), outcome.diagnostics.clone());
                 let panel = &mut self.persisted.backtest;
                 panel.outcome = Some(Arc::new(outcome));
@@ -482,6 +634,7 @@ impl WorkstationApp {
 
     fn poll_jobs(&mut self, ctx: &egui::Context) {
         self.poll_backtest();
+        self.poll_analyses(ctx);
         self.poll_resample(ctx);
         if let Some(request) = self.chart.timeframe_request.take() {
             self.set_timeframe(request, ctx);
@@ -653,6 +806,13 @@ impl WorkstationApp {
                     tracing::info!("layout reset");
                 }
             });
+            ui.separator();
+            let analyze = ui
+                .add_enabled(self.dataset.is_some(), egui::Button::new("Analyze"))
+                .on_hover_text("Read the visible chart and propose a backtested strategy (Ctrl+Enter)");
+            if analyze.clicked() {
+                self.start_analysis();
+            }
         });
     }
 
@@ -685,6 +845,79 @@ impl WorkstationApp {
                 ui.label("No data");
             }
         });
+    }
+
+    /// `--bench-analyses N`: starts N analyses once the chart is up, records how long each frame's update took
+    /// while they run and for as many frames after, then prints both and closes.
+    fn probe_frame(&mut self, ctx: &egui::Context, frame_ms: f64, interval_ms: Option<f64>) {
+        let probe = &mut self.frame_probe;
+        if !probe.started {
+            if self.dataset.is_some() && self.frames_since_ready >= 3 {
+                probe.started = true;
+                probe.analyses_started = Some(std::time::Instant::now());
+                for _ in 0..self.launch.bench_analyses {
+                    self.start_analysis();
+                }
+            }
+            ctx.request_repaint();
+            return;
+        }
+        if self.analysis_panel.is_running() {
+            probe.busy_ms.push(frame_ms);
+            probe.busy_interval_ms.extend(interval_ms);
+        } else if probe.idle_ms.len() < probe.busy_ms.len().max(30) {
+            if probe.idle_ms.is_empty() {
+                probe.analyses_secs = probe.analyses_started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+            }
+            probe.idle_ms.push(frame_ms);
+            probe.idle_interval_ms.extend(interval_ms);
+        } else {
+            let stats = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                (v.len(), v.last().copied().unwrap_or(0.0), v.get(v.len() / 2).copied().unwrap_or(0.0))
+            };
+            let (busy_frames, busy_worst, busy_median) = stats(&mut probe.busy_ms);
+            let (idle_frames, idle_worst, idle_median) = stats(&mut probe.idle_ms);
+            let (_, interval_worst, interval_median) = stats(&mut probe.busy_interval_ms);
+            let (_, idle_interval_worst, idle_interval_median) = stats(&mut probe.idle_interval_ms);
+            println!(
+                "analyses={} analyses_ms={:.1} busy_frames={busy_frames} busy_worst_ms={busy_worst:.2} \
+                 busy_median_ms={busy_median:.2} idle_frames={idle_frames} idle_worst_ms={idle_worst:.2} \
+                 idle_median_ms={idle_median:.2} busy_interval_worst_ms={interval_worst:.2} \
+                 busy_interval_median_ms={interval_median:.2} idle_interval_worst_ms={idle_interval_worst:.2} \
+                 idle_interval_median_ms={idle_interval_median:.2}",
+                self.launch.bench_analyses,
+                probe.analyses_secs * 1e3
+            );
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            self.launch.bench_analyses = 0;
+        }
+        ctx.request_repaint();
+    }
+
+    /// Ctrl+Enter analyses the visible chart; Ctrl+Shift+C copies the Pine Script; Ctrl+1 … Ctrl+4 bring the
+    /// Chart, Analysis, Backtest and Pine Script panels to the front.
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let analyze = KeyboardShortcut::new(Modifiers::COMMAND, Key::Enter);
+        let copy_pine = KeyboardShortcut::new(Modifiers::COMMAND | Modifiers::SHIFT, Key::C);
+        if ctx.input_mut(|i| i.consume_shortcut(&analyze)) && self.dataset.is_some() {
+            self.start_analysis();
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&copy_pine)) && !self.pine_panel.source.is_empty() {
+            ctx.copy_text(self.pine_panel.source.clone());
+            self.pine_panel.status = Some("copied (Ctrl+Shift+C)".into());
+        }
+        for (key, tab) in [
+            (Key::Num1, Tab::Chart),
+            (Key::Num2, Tab::Analysis),
+            (Key::Num3, Tab::Backtest),
+            (Key::Num4, Tab::PineScript),
+        ] {
+            if ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, key))) {
+                dock::focus(&mut self.persisted.tree, tab);
+            }
+        }
     }
 
     fn handle_dropped_files(&mut self, ctx: &egui::Context) {
@@ -730,6 +963,7 @@ struct Behavior<'a> {
     library_actions: Vec<LibraryAction>,
     pattern_actions: Vec<PatternsAction>,
     backtest_actions: Vec<BacktestAction>,
+    analysis_actions: Vec<AnalysisAction>,
 }
 
 impl egui_tiles::Behavior<Tab> for Behavior<'_> {
@@ -768,7 +1002,9 @@ impl egui_tiles::Behavior<Tab> for Behavior<'_> {
                     let spec_text = self.app.persisted.backtest.spec_text_mut().clone();
                     self.app.pine_panel.ui(ui, &spec_text);
                 }
-                Tab::Analysis => panels::placeholder::ui(ui, *pane),
+                Tab::Analysis => {
+                    self.app.analysis_panel.ui(ui, dataset.is_some(), &mut self.analysis_actions);
+                }
             }
         });
         egui_tiles::UiResponse::None
@@ -781,9 +1017,11 @@ impl egui_tiles::Behavior<Tab> for Behavior<'_> {
 
 impl eframe::App for WorkstationApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let frame_started = std::time::Instant::now();
         let ctx = ui.ctx().clone();
         self.poll_jobs(&ctx);
         self.handle_dropped_files(&ctx);
+        self.shortcuts(&ctx);
 
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_ui(ui));
@@ -793,11 +1031,13 @@ impl eframe::App for WorkstationApp {
             library_actions: Vec::new(),
             pattern_actions: Vec::new(),
             backtest_actions: Vec::new(),
+            analysis_actions: Vec::new(),
         };
         egui::CentralPanel::default().show(ui, |ui| tree.ui(&mut behavior, ui));
         let actions = std::mem::take(&mut behavior.library_actions);
         let pattern_actions = std::mem::take(&mut behavior.pattern_actions);
         let backtest_actions = std::mem::take(&mut behavior.backtest_actions);
+        let analysis_actions = std::mem::take(&mut behavior.analysis_actions);
         self.persisted.tree = tree;
         for action in actions {
             match action {
@@ -816,12 +1056,30 @@ impl eframe::App for WorkstationApp {
                 BacktestAction::Focus(from, to) => self.chart.focus = Some((from, to)),
             }
         }
+        for action in analysis_actions {
+            match action {
+                AnalysisAction::Analyze => self.start_analysis(),
+                AnalysisAction::Cancel => self.analysis_panel.running.iter().for_each(|r| r.ticket.cancel()),
+                AnalysisAction::LoadModel(name) => {
+                    if let Err(err) = self.analysis_panel.load_model(name, &ctx) {
+                        self.fail(format!("cannot start the model loader: {err}"));
+                    }
+                }
+                AnalysisAction::UnloadModel => self.use_chain(AnalystChain::rule_based()),
+                AnalysisAction::Focus(from, to) => self.chart.focus = Some((from, to)),
+            }
+        }
         if let Some(choice) = self.persisted.download.ui(&ctx, self.job.is_some()) {
             self.start_download(choice, &ctx);
         }
         self.error_dialog_ui(&ctx);
 
-        if self.job.is_some() || self.study_job.is_some() || self.backtest_job.is_some() {
+        if self.job.is_some()
+            || self.study_job.is_some()
+            || self.backtest_job.is_some()
+            || self.analysis_panel.is_running()
+            || self.analysis_panel.model_load.is_some()
+        {
             ctx.request_repaint_after(std::time::Duration::from_millis(50));
         }
         // Ready once the data is there, or at once with `--empty`.
@@ -839,6 +1097,11 @@ impl eframe::App for WorkstationApp {
         if ready {
             self.frames_since_ready = self.frames_since_ready.saturating_add(1);
         }
+        if self.launch.bench_analyses > 0 {
+            let interval_ms = self.frame_probe.last_frame_start.map(|t| (frame_started - t).as_secs_f64() * 1e3);
+            self.frame_probe.last_frame_start = Some(frame_started);
+            self.probe_frame(&ctx, frame_started.elapsed().as_secs_f64() * 1e3, interval_ms);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -846,6 +1109,22 @@ impl eframe::App for WorkstationApp {
             eframe::set_value(storage, eframe::APP_KEY, &self.persisted);
         }
     }
+}
+
+/// Chart markers of a backtest's trades.
+fn trade_markers(report: &crate::backtest::BacktestReport) -> Vec<TradeMarker> {
+    report
+        .trades
+        .iter()
+        .map(|t| TradeMarker {
+            entry_bar: t.entry_bar,
+            exit_bar: t.exit_bar,
+            entry_price: t.entry_price,
+            exit_price: t.exit_price,
+            long: t.side == crate::backtest::Side::Long,
+            profit: t.pnl >= 0.0,
+        })
+        .collect()
 }
 
 /// The Indicators menu: each indicator with an on/off box and its parameters, and the pattern layers.

@@ -78,6 +78,13 @@ pub fn default_tree() -> egui_tiles::Tree<Tab> {
     egui_tiles::Tree::new(egui::Id::unique("aio_dock"), root, tiles)
 }
 
+/// Brings `tab` to the front of its tab group.
+pub fn focus(tree: &mut egui_tiles::Tree<Tab>, tab: Tab) {
+    if let Some(id) = tree.tiles.find_pane(&tab) {
+        tree.make_active(|tile_id, _| tile_id == id);
+    }
+}
+
 /// True when every panel appears exactly once in `tree` (a persisted layout from another version may not).
 pub fn tree_is_complete(tree: &egui_tiles::Tree<Tab>) -> bool {
     Tab::ALL

@@ -31,6 +31,9 @@ pub struct LaunchOptions {
     pub exit_after_first_frame: bool,
     /// Load nothing (benchmark reference).
     pub empty: bool,
+    /// Start this many analyses once the data is there, print the frame times while they run and after, and
+    /// exit (used by `aio bench analyze`).
+    pub bench_analyses: usize,
     /// Process start.
     pub started: Instant,
 }
@@ -43,6 +46,7 @@ impl Default for LaunchOptions {
             library: None,
             exit_after_first_frame: false,
             empty: false,
+            bench_analyses: 0,
             started: Instant::now(),
         }
     }

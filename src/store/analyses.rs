@@ -45,6 +45,21 @@ pub struct NewAnalysisRun {
     pub report: serde_json::Value,
 }
 
+/// The rows [`Library::add_analysis_run`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisRunIds {
+    /// The analysis.
+    pub analysis: AnalysisId,
+    /// Its strategy (an existing row when the same name and spec were stored before).
+    pub strategy: StrategyId,
+    /// Its Pine script.
+    pub pine_script: PineScriptId,
+    /// The in-sample backtest.
+    pub in_sample: BacktestId,
+    /// The out-of-sample backtest, if run.
+    pub out_of_sample: Option<BacktestId>,
+}
+
 /// A stored analysis, as the Library panel lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalysisSummary {
@@ -98,7 +113,7 @@ fn insert_backtest(tx: &rusqlite::Transaction<'_>, strategy_id: i64, b: &NewBack
 impl Library {
     /// Stores a finished analysis with its strategy (reusing a stored one with the same name and spec), Pine
     /// script and backtests, in one transaction.
-    pub fn add_analysis_run(&mut self, run: &NewAnalysisRun) -> Result<AnalysisId, StoreError> {
+    pub fn add_analysis_run(&mut self, run: &NewAnalysisRun) -> Result<AnalysisRunIds, StoreError> {
         if !(0.0..=1.0).contains(&run.confidence) {
             return Err(StoreError::Invalid {
                 field: "confidence",
@@ -167,7 +182,13 @@ impl Library {
                 ],
                 |r| r.get(0),
             )
-            .map(AnalysisId)
+            .map(|id| AnalysisRunIds {
+                analysis: AnalysisId(id),
+                strategy: StrategyId(strategy_id),
+                pine_script: PineScriptId(pine_id),
+                in_sample: BacktestId(in_sample),
+                out_of_sample: out_of_sample.map(BacktestId),
+            })
         })
     }
 

@@ -17,7 +17,7 @@ mod tags;
 
 use std::path::{Path, PathBuf};
 
-pub use analyses::{AnalysisSummary, NewAnalysisRun};
+pub use analyses::{AnalysisRunIds, AnalysisSummary, NewAnalysisRun};
 pub use datasets::{DatasetId, DatasetRecord, NewDataset};
 pub use migrations::{LATEST_VERSION, MIGRATIONS, apply_migrations};
 pub use research::{NewSweep, PineScriptId, PineScriptRecord, SweepId, SweepRecord};
@@ -172,14 +172,16 @@ impl Library {
         StoreError::Sqlite { path: self.path.clone(), source }
     }
 
-    /// Runs `f` inside one transaction, committing only when it succeeds.
+    /// Runs `f` inside one transaction, committing only when it succeeds. The transaction takes the write lock
+    /// when it begins (`BEGIN IMMEDIATE`): a deferred one that reads before it writes cannot wait for another
+    /// writer (SQLite answers "database is locked" at once), an immediate one waits in the busy handler.
     pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(err)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
         let value = f(&tx).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(value)

@@ -418,7 +418,8 @@ impl AnalystContext {
                 "stop_required": policy.guardrails.stop_required,
             },
         });
-        let findings = serde_json::to_value(analysis.findings(&ts[..end])).unwrap_or(Value::Array(Vec::new()));
+        let findings = serde_json::to_value(analysis.findings(&ts[visible.start.min(end)..end]))
+            .unwrap_or(Value::Array(Vec::new()));
         Self {
             context,
             reading,

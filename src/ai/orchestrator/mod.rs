@@ -440,6 +440,23 @@ impl AnalystChain {
         Self::new(Vec::new())
     }
 
+    /// The chain for `model` (a folder or a hub id in the local Hugging Face cache): the local model when it
+    /// loads (this waits for the load), else an [`UnavailableAnalyst`] that records why; the rule-based analyst
+    /// closes it. `None` gives the rule-based analyst alone.
+    pub fn for_model(model: Option<&str>) -> Self {
+        let Some(name) = model else { return Self::rule_based() };
+        let started =
+            super::hub::resolve_model(name, &super::hub::HubOptions::from_env()).and_then(|dir| Engine::start(&dir));
+        let analyst: Box<dyn Analyst> = match started {
+            Ok(engine) => Box::new(ModelAnalyst::new(Arc::new(engine))),
+            Err(e) => {
+                tracing::warn!(model = name, error = %e, "the model did not load; the rule-based analyst answers");
+                Box::new(UnavailableAnalyst { id: name.to_string(), reason: e.to_string() })
+            }
+        };
+        Self::new(vec![analyst])
+    }
+
     /// Ids of the analysts, in order.
     pub fn ids(&self) -> Vec<String> {
         self.links.iter().map(|l| l.analyst.id()).collect()
@@ -588,6 +605,25 @@ impl Orchestrator {
         cancel: &AtomicBool,
         events: &(dyn Fn(AnalysisEvent) + Sync),
     ) -> Result<AnalysisResult, AnalysisError> {
+        let renderer = Mutex::new(renderer);
+        let draw = |request: &AnalysisRequest, shown: &Arc<Bars>, size: [u32; 2]| match renderer.lock() {
+            Ok(mut r) => match r.as_deref_mut() {
+                Some(r) => render_png(r, shown, request, size),
+                None => Err("no renderer available".to_string()),
+            },
+            Err(_) => Err("the renderer is poisoned".to_string()),
+        };
+        self.run_with(request, &draw, cancel, events)
+    }
+
+    /// [`Self::run`] with the chart drawn by `draw` (the visible bars at a pixel size, to PNG bytes, or why not).
+    pub fn run_with(
+        &self,
+        request: &AnalysisRequest,
+        draw: &ChartDrawer<'_>,
+        cancel: &AtomicBool,
+        events: &(dyn Fn(AnalysisEvent) + Sync),
+    ) -> Result<AnalysisResult, AnalysisError> {
         let started = Instant::now();
         let bars = &request.bars;
         let n = bars.len();
@@ -613,10 +649,9 @@ impl Orchestrator {
 
         // 1. The chart image.
         stage(Stage::Render)?;
-        let (chart_png, chart_note) = match (request.image_size, renderer) {
-            (None, _) => (None, Some("no image requested".to_string())),
-            (Some(_), None) => (None, Some("no renderer available".to_string())),
-            (Some(size), Some(renderer)) => match render_png(renderer, &shown, request, &timeframe, size) {
+        let (chart_png, chart_note) = match request.image_size {
+            None => (None, Some("no image requested".to_string())),
+            Some(size) => match draw(request, &shown, size) {
                 Ok(png) => (Some(png), None),
                 Err(e) => (None, Some(e)),
             },
@@ -792,14 +827,17 @@ fn pine_for(output: &AnalystOutput) -> Result<(String, Vec<Diagnostic>, Vec<Stri
     Ok((fixed.source, fixed.remaining, fixed.changes))
 }
 
+/// Draws the visible bars of a request at a pixel size as PNG bytes, or says why it cannot.
+pub type ChartDrawer<'a> = dyn Fn(&AnalysisRequest, &Arc<Bars>, [u32; 2]) -> Result<Vec<u8>, String> + Sync + 'a;
+
 /// The visible bars drawn with EMA 20 and 50, as PNG bytes.
 fn render_png(
     renderer: &mut OffscreenRenderer,
     shown: &Arc<Bars>,
     request: &AnalysisRequest,
-    timeframe: &str,
     size: [u32; 2],
 ) -> Result<Vec<u8>, String> {
+    let timeframe = request.timeframe_name();
     let theme = ChartTheme::DARK;
     let mut indicators = Vec::new();
     for text in ["ema:20", "ema:50"] {

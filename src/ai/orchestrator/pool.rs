@@ -1,7 +1,9 @@
-//! Analyses on background workers: named threads (`aio-analysis-N`) that take requests from one queue, each
-//! with its own offscreen renderer (made on first use) and library connection, so that several analyses run at
-//! once while the model engine serves their prompts one by one through its own channel. Every submitted analysis
-//! gets a [`AnalysisTicket`]: its events, its cancel flag and its result.
+//! Analyses on background workers: named threads (`aio-analysis-N`) that take requests from one queue, share one
+//! offscreen renderer (made on first use: one GPU device and one set of compiled pipelines, where a renderer per
+//! worker would compile them eight times on lavapipe) and keep a library connection each, so that several
+//! analyses run at once while the model engine serves their prompts one by one through its own channel. On Linux
+//! the workers run at a lower scheduling priority (nice 10) so that the GUI thread gets the CPU first. Every
+//! submitted analysis gets a [`AnalysisTicket`]: its events, its cancel flag and its result.
 
 use std::{
     path::PathBuf,
@@ -21,8 +23,8 @@ use crate::{render::OffscreenRenderer, store::Library};
 pub struct AnalysisOutcome {
     /// The result, or why there is none.
     pub result: Result<AnalysisResult, AnalysisError>,
-    /// The library row, when stored.
-    pub stored: Option<crate::store::AnalysisId>,
+    /// The library rows, when stored.
+    pub stored: Option<crate::store::AnalysisRunIds>,
     /// Why storing failed, when it did (the result stands).
     pub store_error: Option<String>,
 }
@@ -75,12 +77,13 @@ impl AnalysisPool {
     pub fn new(workers: usize, orchestrator: Arc<Orchestrator>) -> Result<Self, std::io::Error> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
+        let renderer: SharedRenderer = Arc::new(Mutex::new(None));
         let mut handles = Vec::new();
         for w in 0..workers.max(1) {
-            let (queue, orchestrator) = (queue.clone(), orchestrator.clone());
+            let (queue, orchestrator, renderer) = (queue.clone(), orchestrator.clone(), renderer.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("aio-analysis-{w}"))
-                .spawn(move || worker(&queue, &orchestrator))?;
+                .spawn(move || worker(&queue, &orchestrator, &renderer))?;
             handles.push(handle);
         }
         Ok(Self { jobs: Some(jobs), workers: handles, next_id: AtomicU64::new(1), orchestrator })
@@ -125,14 +128,27 @@ impl Drop for AnalysisPool {
     }
 }
 
+/// The renderer the workers share: `None` until first needed, then the renderer or why there is none.
+type SharedRenderer = Arc<Mutex<Option<Result<OffscreenRenderer, String>>>>;
+
 /// A worker's long-lived resources.
 #[derive(Default)]
 struct WorkerState {
-    renderer: Option<Result<OffscreenRenderer, String>>,
     library: Option<(PathBuf, Library)>,
 }
 
-fn worker(queue: &Mutex<Receiver<Job>>, orchestrator: &Orchestrator) {
+/// Lowers the calling thread's scheduling priority (Linux: nice 10); elsewhere nothing.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid has no preconditions; setpriority on this thread's id only changes its own nice value.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, u32::try_from(tid).unwrap_or(0), 10);
+    }
+}
+
+fn worker(queue: &Mutex<Receiver<Job>>, orchestrator: &Orchestrator, renderer: &SharedRenderer) {
+    lower_priority();
     let mut state = WorkerState::default();
     loop {
         let job = match queue.lock() {
@@ -140,30 +156,31 @@ fn worker(queue: &Mutex<Receiver<Job>>, orchestrator: &Orchestrator) {
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        let outcome = run_job(&job, orchestrator, &mut state);
+        let outcome = run_job(&job, orchestrator, renderer, &mut state);
         let _ = job.outcome.send(outcome);
     }
 }
 
-fn run_job(job: &Job, orchestrator: &Orchestrator, state: &mut WorkerState) -> AnalysisOutcome {
-    let wants_image = job.request.image_size.is_some();
-    if wants_image && state.renderer.is_none() {
-        state.renderer = Some(OffscreenRenderer::new().map_err(|e| format!("no offscreen renderer: {e}")));
-    }
+fn run_job(
+    job: &Job,
+    orchestrator: &Orchestrator,
+    renderer: &SharedRenderer,
+    state: &mut WorkerState,
+) -> AnalysisOutcome {
     let events = Mutex::new(job.events.clone());
     let send = |event: AnalysisEvent| {
         if let Ok(tx) = events.lock() {
             let _ = tx.send(event);
         }
     };
-    let renderer = match state.renderer.as_mut() {
-        Some(Ok(r)) if wants_image => Some(r),
-        _ => None,
+    let draw = |request: &AnalysisRequest, shown: &Arc<crate::domain::Bars>, size: [u32; 2]| {
+        let Ok(mut slot) = renderer.lock() else { return Err("the shared renderer is poisoned".to_string()) };
+        match slot.get_or_insert_with(|| OffscreenRenderer::new().map_err(|e| format!("no offscreen renderer: {e}"))) {
+            Ok(r) => super::render_png(r, shown, request, size),
+            Err(e) => Err(e.clone()),
+        }
     };
-    let mut result = orchestrator.run(&job.request, renderer, &job.cancel, &send);
-    if let (Ok(r), Some(Some(Err(reason)))) = (&mut result, wants_image.then_some(state.renderer.as_ref())) {
-        r.chart_note = Some(reason.clone());
-    }
+    let result = orchestrator.run_with(&job.request, &draw, &job.cancel, &send);
     let (mut stored, mut store_error) = (None, None);
     if let (Ok(r), Some(path)) = (&result, &orchestrator.library) {
         let library = match &mut state.library {

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{AnalysisResult, PartBacktest};
 use crate::{
     backtest::report::{equity_points, trades_json},
-    store::{AnalysisId, Library, NewAnalysisRun, NewBacktest, StoreError, StrategyId},
+    store::{AnalysisRunIds, Library, NewAnalysisRun, NewBacktest, StoreError, StrategyId},
 };
 
 fn backtest(part: &PartBacktest, dataset_id: Option<crate::store::DatasetId>) -> NewBacktest {
@@ -56,6 +56,6 @@ pub fn store_result(
     library: &mut Library,
     result: &AnalysisResult,
     dataset_id: Option<crate::store::DatasetId>,
-) -> Result<AnalysisId, StoreError> {
+) -> Result<AnalysisRunIds, StoreError> {
     library.add_analysis_run(&new_run(result, dataset_id))
 }

@@ -1,5 +1,6 @@
 //! The panels shown in dock tabs; each is a small struct with a `ui` method.
 
+pub mod analysis;
 pub mod backtest;
 pub mod chart;
 pub mod data;
@@ -8,4 +9,3 @@ pub mod library;
 pub mod log;
 pub mod patterns;
 pub mod pine;
-pub mod placeholder;
