@@ -615,4 +615,22 @@ fn analyze_fills_the_analysis_pine_and_backtest_panels_and_copy_works() {
     step_until(&mut h, "the second analysis", |app| !app.is_analyzing());
     let lib = aio::store::Library::open(&library).unwrap();
     assert_eq!(lib.analysis_summaries("EURUSD").unwrap().len(), 2);
+
+    // The Library panel lists both; opening one restores its strategy, its Pine and the bars it read.
+    step_until(&mut h, "the library snapshot", |app| app.library_snapshot().analyses.len() == 2);
+    h.get_by_label("Library").click();
+    h.run_steps(3);
+    h.get_by_label("Analyses (2)");
+    let first = h.state().library_snapshot().analyses.last().unwrap().id;
+    h.state_mut().backtest_panel_mut().spec_text.clear();
+    h.state_mut().restore_analysis(first);
+    h.run_steps(2);
+    let restored = aio::strategy::StrategySpec::from_json(&h.state().backtest_panel().spec_text).unwrap();
+    assert_eq!(restored, result.output.strategy);
+    assert_eq!(h.state().pine_panel().source, result.pine);
+    let view = &h.state().chart().view;
+    let stored_first = h.state().library_snapshot().analyses.last().unwrap().report["visible_bars"].clone();
+    let (from, to) = (stored_first[0].as_f64().unwrap(), stored_first[1].as_f64().unwrap());
+    assert!(view.x_min <= from && view.x_max >= to - 1.0, "view {}..{} misses {from}..{to}", view.x_min, view.x_max);
+    assert!(view.x_max - view.x_min < 400.0, "view {}..{}", view.x_min, view.x_max);
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     LaunchOptions,
     dock::{self, Tab},
-    loader::{DownloadSpec, JobProgress, LibraryQuery, LoadJob, LoadSource},
+    loader::{DownloadSpec, JobProgress, LibraryQuery, LibrarySnapshot, LoadJob, LoadSource},
     log::LogBuffer,
     panels::{
         self,
@@ -21,7 +21,7 @@ use super::{
         backtest::{BacktestAction, BacktestJob, BacktestOutcome, BacktestPanel},
         chart::{ChartPanel, TradeMarker},
         download::{DownloadChoice, DownloadDialog},
-        library::LibraryAction,
+        library::{LibraryAction, LibraryPanel},
         log::LogPanel,
         patterns::PatternsAction,
         pine::PinePanel,
@@ -34,7 +34,7 @@ use crate::{
     domain::format_ts_nanos,
     indicators::IndicatorSpec,
     ingest::{IngestError, LoadedBars},
-    store::{DatasetRecord, Library},
+    store::Library,
 };
 
 /// Recent files remembered.
@@ -83,7 +83,8 @@ pub struct WorkstationApp {
     file_dialog: Option<Receiver<Option<PathBuf>>>,
     library_path: Option<PathBuf>,
     library_query: Option<LibraryQuery>,
-    datasets: Vec<DatasetRecord>,
+    library: LibrarySnapshot,
+    library_panel: LibraryPanel,
     library_error: Option<String>,
     error_dialog: Option<String>,
     log: LogBuffer,
@@ -160,7 +161,8 @@ impl WorkstationApp {
             file_dialog: None,
             library_path,
             library_query: None,
-            datasets: Vec::new(),
+            library: LibrarySnapshot::default(),
+            library_panel: LibraryPanel::default(),
             library_error: None,
             error_dialog: None,
             log,
@@ -423,6 +425,54 @@ impl WorkstationApp {
                     self.analysis_panel.error = Some(e.to_string());
                 }
             }
+        }
+    }
+
+    /// The library's analyses as last read.
+    pub fn library_snapshot(&self) -> &LibrarySnapshot {
+        &self.library
+    }
+
+    /// Restores a stored analysis: its strategy into the Backtest panel, its Pine Script into the Pine panel and,
+    /// when the data on screen is its symbol's, the chart to the bars it read.
+    pub fn restore_analysis(&mut self, id: crate::store::AnalysisId) {
+        let Some(a) = self.library.analyses.iter().find(|a| a.id == id).cloned() else { return };
+        match serde_json::from_value::<crate::strategy::StrategySpec>(a.report["strategy"].clone()) {
+            Ok(spec) => {
+                let panel = &mut self.persisted.backtest;
+                panel.spec_text = spec.to_json_pretty();
+                panel.spec_error = None;
+                panel.editing = true;
+                panel.outcome = None;
+            }
+            Err(e) => tracing::warn!("analysis #{}: its strategy does not read back: {e}", id.0),
+        }
+        if let Some(source) = &a.pine_source {
+            let diagnostics = crate::pine::check(source);
+            self.pine_panel.show_script(source.clone(), diagnostics);
+        }
+        let times: Vec<i64> = a.report["visible_time"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t.as_str()?).ok()?.timestamp_nanos_opt())
+                    .collect()
+            })
+            .unwrap_or_default();
+        match (&self.dataset, times.as_slice()) {
+            (Some(d), [first, last]) if d.symbol.is_some() && d.symbol == a.symbol => {
+                let ts = d.bars.ts_nanos();
+                let (from, to) = (ts.partition_point(|&t| t < *first), ts.partition_point(|&t| t <= *last));
+                if from < to {
+                    self.chart.focus = Some((from, to - 1));
+                }
+                tracing::info!("analysis #{} restored (bars {from}..{to})", id.0);
+            }
+            _ => tracing::info!(
+                "analysis #{} restored; open its {} data to see the bars it read",
+                id.0,
+                a.symbol.as_deref().unwrap_or("?")
+            ),
         }
     }
 
@@ -715,8 +765,8 @@ impl WorkstationApp {
         if let Some(result) = self.library_query.as_ref().and_then(LibraryQuery::poll) {
             self.library_query = None;
             match result {
-                Ok(datasets) => {
-                    self.datasets = datasets;
+                Ok(snapshot) => {
+                    self.library = snapshot;
                     self.library_error = None;
                 }
                 Err(err) => self.library_error = Some(err),
@@ -986,10 +1036,10 @@ impl egui_tiles::Behavior<Tab> for Behavior<'_> {
                     &mut self.pattern_actions,
                 ),
                 Tab::Data => panels::data::ui(ui, dataset.as_deref()),
-                Tab::Library => panels::library::ui(
+                Tab::Library => self.app.library_panel.ui(
                     ui,
                     self.app.library_path.as_deref(),
-                    &self.app.datasets,
+                    &self.app.library,
                     self.app.library_error.as_deref(),
                     &mut self.library_actions,
                 ),
@@ -1043,6 +1093,7 @@ impl eframe::App for WorkstationApp {
             match action {
                 LibraryAction::Refresh => self.refresh_library(&ctx),
                 LibraryAction::Open(path) => self.open(LoadSource::File(path), Some(ctx.clone())),
+                LibraryAction::OpenAnalysis(id) => self.restore_analysis(id),
             }
         }
         for action in pattern_actions {

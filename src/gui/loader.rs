@@ -233,7 +233,16 @@ fn register(library_path: &std::path::Path, loaded: &LoadedBars, source: &std::p
 
 /// Reads the library's datasets on the `aio-library` thread.
 pub struct LibraryQuery {
-    rx: Receiver<Result<Vec<DatasetRecord>, String>>,
+    rx: Receiver<Result<LibrarySnapshot, String>>,
+}
+
+/// What the Library panel shows: every dataset and every analysis, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct LibrarySnapshot {
+    /// Registered datasets.
+    pub datasets: Vec<DatasetRecord>,
+    /// Stored analyses.
+    pub analyses: Vec<crate::store::AnalysisSummary>,
 }
 
 impl LibraryQuery {
@@ -241,15 +250,19 @@ impl LibraryQuery {
     pub fn spawn(library_path: PathBuf, ctx: egui::Context) -> std::io::Result<Self> {
         let (tx, rx) = sync_channel(1);
         std::thread::Builder::new().name("aio-library".into()).spawn(move || {
-            let result = Library::open(&library_path).and_then(|lib| lib.datasets()).map_err(|e| e.to_string());
+            let result = Library::open(&library_path)
+                .and_then(|lib| {
+                    Ok(LibrarySnapshot { datasets: lib.datasets()?, analyses: lib.analysis_summaries("")? })
+                })
+                .map_err(|e| e.to_string());
             let _ = tx.send(result);
             ctx.request_repaint();
         })?;
         Ok(Self { rx })
     }
 
-    /// The datasets, once read.
-    pub fn poll(&self) -> Option<Result<Vec<DatasetRecord>, String>> {
+    /// The snapshot, once read.
+    pub fn poll(&self) -> Option<Result<LibrarySnapshot, String>> {
         match self.rx.try_recv() {
             Ok(r) => Some(r),
             Err(TryRecvError::Empty) => None,

@@ -83,6 +83,8 @@ pub struct AnalysisSummary {
     pub in_sample_backtest_id: Option<BacktestId>,
     /// Out-of-sample backtest.
     pub out_of_sample_backtest_id: Option<BacktestId>,
+    /// The Pine script's source.
+    pub pine_source: Option<String>,
     /// The fusion prompt as sent.
     pub prompt: Option<String>,
     /// The analyst's raw output.
@@ -198,13 +200,13 @@ impl Library {
         let mut stmt = self
             .conn()
             .prepare(
-                "SELECT id, symbol, timeframe, analyst, pattern, confidence, strategy_id, pine_script_id,
-                        in_sample_backtest_id, out_of_sample_backtest_id, report_json, created_at_nanos, prompt,
-                        raw_output
-                 FROM analyses
-                 WHERE ?1 = '' OR instr(lower(coalesce(symbol, '') || ' ' || coalesce(timeframe, '') || ' ' ||
-                                             coalesce(analyst, '') || ' ' || coalesce(pattern, '')), lower(?1)) > 0
-                 ORDER BY created_at_nanos DESC, id DESC",
+                "SELECT a.id, a.symbol, a.timeframe, a.analyst, a.pattern, a.confidence, a.strategy_id,
+                        a.pine_script_id, a.in_sample_backtest_id, a.out_of_sample_backtest_id, a.report_json,
+                        a.created_at_nanos, a.prompt, a.raw_output, p.source
+                 FROM analyses a LEFT JOIN pine_scripts p ON p.id = a.pine_script_id
+                 WHERE ?1 = '' OR instr(lower(coalesce(a.symbol, '') || ' ' || coalesce(a.timeframe, '') || ' ' ||
+                                             coalesce(a.analyst, '') || ' ' || coalesce(a.pattern, '')), lower(?1)) > 0
+                 ORDER BY a.created_at_nanos DESC, a.id DESC",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -225,6 +227,7 @@ impl Library {
                     created_at_nanos: r.get(11)?,
                     prompt: r.get(12)?,
                     raw_output: r.get(13)?,
+                    pine_source: r.get(14)?,
                 })
             })
             .map_err(|e| self.err(e))?;
