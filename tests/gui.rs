@@ -8,7 +8,10 @@ mod datafeed_server;
 use std::time::{Duration, Instant};
 
 use aio::gui::{LaunchOptions, LoadSource, LogBuffer, WorkstationApp, theme};
-use egui_kittest::{Harness, kittest::Queryable};
+use egui_kittest::{
+    Harness,
+    kittest::{NodeT, Queryable},
+};
 
 fn harness(launch: LaunchOptions) -> Harness<'static, WorkstationApp> {
     Harness::builder()
@@ -314,7 +317,10 @@ fn the_download_dialog_fetches_from_a_datafeed_and_opens_the_bars() {
     }
     h.run_steps(2);
     // The instrument picker searches the registry; picking GBP/USD selects it.
-    let search = h.get_all_by_role(egui::accesskit::Role::TextInput).next().expect("the search field");
+    let search = h
+        .get_all_by_role(egui::accesskit::Role::TextInput)
+        .find(|n| n.accesskit_node().placeholder().is_some_and(|p| p.starts_with("search: EUR")))
+        .expect("the dialog's search field");
     search.focus();
     search.type_text("gbp/usd");
     h.run_steps(2);

@@ -13,6 +13,7 @@ use std::{
 use anyhow::Context;
 use serde_json::json;
 
+use super::write_json;
 use crate::{
     ai::orchestrator::{AnalysisEvent, AnalysisRequest, AnalysisResult, AnalystChain, Orchestrator, RiskPolicy},
     ingest::{self, LoadOptions, NoProgress},
@@ -62,12 +63,6 @@ pub struct AnalyzeArgs {
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     ingest::write_atomically(path, |file| file.write_all(bytes).map_err(|e| e.to_string()))?;
     Ok(())
-}
-
-fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    write_file(path, text.as_bytes())
 }
 
 /// Writes the five output files of `result` into `dir`.

@@ -92,6 +92,16 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
 }
 
+/// Writes `value` as pretty JSON with a final newline, through a temporary file renamed into place.
+pub(crate) fn write_json(out: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut json = serde_json::to_string_pretty(value)?;
+    json.push('\n');
+    crate::ingest::write_atomically(out, |file| {
+        std::io::Write::write_all(file, json.as_bytes()).map_err(|e| e.to_string())
+    })?;
+    Ok(())
+}
+
 fn init_logging(gui_layer: Option<crate::gui::LogLayer>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,wgpu=warn,naga=warn"));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false);

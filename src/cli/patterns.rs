@@ -6,6 +6,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 
+use super::write_json;
 use crate::{
     ingest::{self, ExtraColumn, LoadOptions, NoProgress},
     patterns::{self, chart::ChartConfig},
@@ -85,14 +86,4 @@ pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes `value` as pretty JSON with a final newline, through a temporary file renamed into place.
-fn write_json(out: &std::path::Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let json = serde_json::to_string_pretty(value)?;
-    ingest::write_atomically(out, |file| {
-        use std::io::Write;
-        file.write_all(json.as_bytes()).and_then(|()| file.write_all(b"\n")).map_err(|e| e.to_string())
-    })?;
-    Ok(())
 }

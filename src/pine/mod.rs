@@ -129,6 +129,14 @@ pub fn parse(source: &str) -> Result<ast::Script, Vec<Diagnostic>> {
     }
 }
 
+/// Diagnostics as the library stores them: a JSON array of `{line, col, severity, message}`.
+pub fn diagnostics_json(diags: &[Diagnostic]) -> serde_json::Value {
+    diags
+        .iter()
+        .map(|d| serde_json::json!({"line": d.line, "col": d.col, "severity": d.severity.to_string(), "message": d.message}))
+        .collect()
+}
+
 /// Formats diagnostics as `path:line:col: severity: message`, one per line.
 pub fn format_diagnostics(path: &str, diags: &[Diagnostic]) -> String {
     let mut out = String::new();

@@ -4,8 +4,8 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{
-    AnalysisId, BacktestId, DatasetId, Library, NewBacktest, PineScriptId, StoreError, StrategyId, encode_equity,
-    now_nanos,
+    AnalysisId, BacktestId, DatasetId, Library, NewBacktest, PineScriptId, StoreError, StrategyId, now_nanos,
+    results::insert_backtest, strategies::insert_strategy,
 };
 
 /// One finished analysis to store.
@@ -95,23 +95,6 @@ pub struct AnalysisSummary {
     pub created_at_nanos: i64,
 }
 
-fn insert_backtest(tx: &rusqlite::Transaction<'_>, strategy_id: i64, b: &NewBacktest) -> rusqlite::Result<i64> {
-    let trades = if b.trades.is_array() { b.trades.to_string() } else { "[]".to_string() };
-    tx.query_row(
-        "INSERT INTO backtests (strategy_id, dataset_id, metrics_json, equity, trades_json, created_at_nanos)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-        params![
-            strategy_id,
-            b.dataset_id.map(|d| d.0),
-            b.metrics.to_string(),
-            encode_equity(&b.equity),
-            trades,
-            now_nanos()
-        ],
-        |r| r.get(0),
-    )
-}
-
 impl Library {
     /// Stores a finished analysis with its strategy (reusing a stored one with the same name and spec), Pine
     /// script and backtests, in one transaction.
@@ -141,12 +124,7 @@ impl Library {
                 .optional()?;
             let strategy_id = match existing {
                 Some(id) => id,
-                None => tx.query_row(
-                    "INSERT INTO strategies (name, spec_json, created_at_nanos, updated_at_nanos)
-                     VALUES (?1, ?2, ?3, ?3) RETURNING id",
-                    params![run.strategy.0, spec, now],
-                    |r| r.get(0),
-                )?,
+                None => insert_strategy(tx, &run.strategy.0, &spec, now)?.0,
             };
             let pine_id: i64 = tx.query_row(
                 "INSERT INTO pine_scripts (strategy_id, source, diagnostics_json, created_at_nanos)
@@ -154,8 +132,13 @@ impl Library {
                 params![strategy_id, run.pine.0, run.pine.1.to_string(), now],
                 |r| r.get(0),
             )?;
-            let in_sample = insert_backtest(tx, strategy_id, &run.in_sample)?;
-            let out_of_sample = run.out_of_sample.as_ref().map(|b| insert_backtest(tx, strategy_id, b)).transpose()?;
+            let in_sample = insert_backtest(tx, StrategyId(strategy_id), &run.in_sample)?.0;
+            let out_of_sample = run
+                .out_of_sample
+                .as_ref()
+                .map(|b| insert_backtest(tx, StrategyId(strategy_id), b))
+                .transpose()?
+                .map(|b| b.0);
             tx.query_row(
                 "INSERT INTO analyses (dataset_id, strategy_id, chart_png, findings_json, model, confidence,
                                        created_at_nanos, symbol, timeframe, analyst, pattern, prompt, raw_output,

@@ -127,21 +127,33 @@ fn json_column(r: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<serde_json
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }
 
+/// Inserts `b` as a backtest of `strategy_id` (which replaces `b.strategy_id`) inside `tx`.
+pub(super) fn insert_backtest(
+    tx: &rusqlite::Transaction<'_>,
+    strategy_id: StrategyId,
+    b: &NewBacktest,
+) -> rusqlite::Result<BacktestId> {
+    let trades = if b.trades.is_array() { b.trades.to_string() } else { "[]".to_string() };
+    tx.query_row(
+        "INSERT INTO backtests (strategy_id, dataset_id, metrics_json, equity, trades_json, created_at_nanos)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        params![
+            strategy_id.0,
+            b.dataset_id.map(|d| d.0),
+            b.metrics.to_string(),
+            encode_equity(&b.equity),
+            trades,
+            now_nanos()
+        ],
+        |r| r.get(0),
+    )
+    .map(BacktestId)
+}
+
 impl Library {
     /// Stores a backtest.
     pub fn add_backtest(&mut self, b: &NewBacktest) -> Result<BacktestId, StoreError> {
-        let metrics = b.metrics.to_string();
-        let equity = encode_equity(&b.equity);
-        let trades = if b.trades.is_array() { b.trades.to_string() } else { "[]".to_string() };
-        self.write(|tx| {
-            tx.query_row(
-                "INSERT INTO backtests (strategy_id, dataset_id, metrics_json, equity, trades_json, created_at_nanos)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-                params![b.strategy_id.0, b.dataset_id.map(|d| d.0), metrics, equity, trades, now_nanos()],
-                |r| r.get(0),
-            )
-            .map(BacktestId)
-        })
+        self.write(|tx| insert_backtest(tx, b.strategy_id, b))
     }
 
     /// Backtests of one strategy, newest first.

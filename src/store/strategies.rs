@@ -36,6 +36,22 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StrategyRecord> {
     })
 }
 
+/// Inserts a strategy (spec as JSON text) inside `tx`.
+pub(super) fn insert_strategy(
+    tx: &rusqlite::Transaction<'_>,
+    name: &str,
+    spec_json: &str,
+    now_nanos: i64,
+) -> rusqlite::Result<StrategyId> {
+    tx.query_row(
+        "INSERT INTO strategies (name, spec_json, created_at_nanos, updated_at_nanos)
+         VALUES (?1, ?2, ?3, ?3) RETURNING id",
+        params![name, spec_json, now_nanos],
+        |r| r.get(0),
+    )
+    .map(StrategyId)
+}
+
 impl Library {
     /// Stores a new strategy.
     pub fn add_strategy(&mut self, name: &str, spec: &serde_json::Value) -> Result<StrategyId, StoreError> {
@@ -44,15 +60,7 @@ impl Library {
         }
         let now = now_nanos();
         let spec = spec.to_string();
-        self.write(|tx| {
-            tx.query_row(
-                "INSERT INTO strategies (name, spec_json, created_at_nanos, updated_at_nanos)
-                 VALUES (?1, ?2, ?3, ?3) RETURNING id",
-                params![name, spec, now],
-                |r| r.get(0),
-            )
-            .map(StrategyId)
-        })
+        self.write(|tx| insert_strategy(tx, name, &spec, now))
     }
 
     /// The id of the strategy stored with exactly this name and spec, storing it first when there is none.

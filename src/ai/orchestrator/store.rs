@@ -37,14 +37,7 @@ pub fn new_run(result: &AnalysisResult, dataset_id: Option<crate::store::Dataset
             result.output.strategy.name.clone(),
             serde_json::to_value(&result.output.strategy).unwrap_or_default(),
         ),
-        pine: (
-            result.pine.clone(),
-            json!(result
-                .pine_diagnostics
-                .iter()
-                .map(|d| json!({"line": d.line, "col": d.col, "severity": d.severity.to_string(), "message": d.message}))
-                .collect::<Vec<_>>()),
-        ),
+        pine: (result.pine.clone(), crate::pine::diagnostics_json(&result.pine_diagnostics)),
         in_sample: backtest(&result.in_sample, dataset_id),
         out_of_sample: result.out_of_sample.as_ref().map(|p| backtest(p, dataset_id)),
         report: result.report(),

@@ -124,15 +124,7 @@ fn store(
         equity: equity_points(report),
         trades: trades_json(report),
     })?;
-    let diagnostics_json = serde_json::Value::Array(
-        diagnostics
-            .iter()
-            .map(|d| {
-                serde_json::json!({"line": d.line, "col": d.col, "severity": d.severity.to_string(), "message": d.message})
-            })
-            .collect(),
-    );
-    lib.add_pine_script(strategy_id, pine_source, &diagnostics_json)?;
+    lib.add_pine_script(strategy_id, pine_source, &pine::diagnostics_json(diagnostics))?;
     Ok(id.0)
 }
 

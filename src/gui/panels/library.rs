@@ -135,7 +135,7 @@ impl LibraryPanel {
                     .hint_text("search: symbol, pattern, analyst, date")
                     .desired_width(200.0),
             );
-            egui::ComboBox::from_id_salt("analysis_order").selected_text(self.order.label()).show_ui(ui, |ui| {
+            egui::ComboBox::new("analysis_order", "order").selected_text(self.order.label()).show_ui(ui, |ui| {
                 for order in AnalysisOrder::ALL {
                     ui.selectable_value(&mut self.order, order, order.label());
                 }
