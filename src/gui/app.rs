@@ -102,6 +102,8 @@ pub struct WorkstationApp {
     analysis_pool: Option<AnalysisPool>,
     /// The analysts the next pool runs.
     analyst_chain: Option<AnalystChain>,
+    /// The bars analyses read, shared by every analysis of the data on screen (copied once per dataset).
+    analysis_bars: Option<(Arc<LoadedBars>, Arc<crate::domain::Bars>)>,
     analysis_panel: AnalysisPanel,
     /// Frame-time probe of `--bench-analyses`.
     frame_probe: FrameProbe,
@@ -176,6 +178,7 @@ impl WorkstationApp {
             drawings_read: None,
             analysis_pool: None,
             analyst_chain: None,
+            analysis_bars: None,
             analysis_panel: AnalysisPanel::default(),
             frame_probe: FrameProbe::default(),
         };
@@ -362,7 +365,15 @@ impl WorkstationApp {
         let start = (view.x_min.ceil().max(0.0) as usize).min(n.saturating_sub(1));
         let end = ((view.x_max.floor() + 1.0).max(0.0) as usize).clamp(start + 1, n);
         let symbol = data.symbol.clone().unwrap_or_else(|| "UNKNOWN".into());
-        let mut request = AnalysisRequest::latest(Arc::new(data.bars.clone()), &symbol, data.timeframe, end - start);
+        let bars = match &self.analysis_bars {
+            Some((of, bars)) if Arc::ptr_eq(of, &data) => bars.clone(),
+            _ => {
+                let bars = Arc::new(data.bars.clone());
+                self.analysis_bars = Some((data.clone(), bars.clone()));
+                bars
+            }
+        };
+        let mut request = AnalysisRequest::latest(bars, &symbol, data.timeframe, end - start);
         request.visible = start..end;
         request.instruction = self.analysis_panel.instruction.clone();
         request.price_digits = data.price_digits();

@@ -16,6 +16,9 @@ use crate::{
 /// Longest instruction kept, in characters (the rest is cut and the cut is said in the prompt).
 pub const MAX_INSTRUCTION_CHARS: usize = 1_000;
 
+/// Bars before the visible end the context's indicator values are computed from.
+pub const CONTEXT_WARMUP_BARS: usize = 5_000;
+
 /// One indicator the context reports and a model may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MenuItem {
@@ -365,9 +368,13 @@ impl AnalystContext {
         let close = bars.close();
         let digits = i32::try_from(price_digits).unwrap_or(5);
         let mut last = serde_json::Map::new();
+        // The last values need only the recent bars: the menu's longest smoothing (EMA 50, Wilder 14) forgets a
+        // bar 5,000 bars back to far below an f64's precision, and a long history is not read 8 times over.
+        let recent = bars.slice(end.saturating_sub(CONTEXT_WARMUP_BARS)..end);
+        let end_in_recent = recent.len();
         for m in INDICATOR_MENU {
             let Ok(spec) = m.spec.parse::<IndicatorSpec>() else { continue };
-            let Ok(columns) = spec.compute(bars) else { continue };
+            let Ok(columns) = spec.compute(&recent) else { continue };
             // Oscillators (0–100) to 2 decimals, prices to one digit more than the instrument quotes.
             let d = match spec {
                 IndicatorSpec::Rsi { .. } | IndicatorSpec::Adx { .. } | IndicatorSpec::Stoch { .. } => 2,
@@ -375,14 +382,14 @@ impl AnalystContext {
             };
             if m.outputs.is_empty() {
                 if let Some(c) = columns.first() {
-                    last.insert(m.id.into(), last_value(&c.values, end, d));
+                    last.insert(m.id.into(), last_value(&c.values, end_in_recent, d));
                 }
             } else {
                 let outputs: serde_json::Map<String, Value> = m
                     .outputs
                     .iter()
                     .zip(&columns)
-                    .map(|(name, c)| ((*name).to_string(), last_value(&c.values, end, d)))
+                    .map(|(name, c)| ((*name).to_string(), last_value(&c.values, end_in_recent, d)))
                     .collect();
                 last.insert(m.id.into(), Value::Object(outputs));
             }

@@ -167,11 +167,9 @@ fn run_job(
     renderer: &SharedRenderer,
     state: &mut WorkerState,
 ) -> AnalysisOutcome {
-    let events = Mutex::new(job.events.clone());
     let send = |event: AnalysisEvent| {
-        if let Ok(tx) = events.lock() {
-            let _ = tx.send(event);
-        }
+        // A dropped receiver (the panel went away) is fine.
+        let _ = job.events.send(event);
     };
     let draw = |request: &AnalysisRequest, shown: &Arc<crate::domain::Bars>, size: [u32; 2]| {
         let Ok(mut slot) = renderer.lock() else { return Err("the shared renderer is poisoned".to_string()) };

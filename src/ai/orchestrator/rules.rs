@@ -94,7 +94,8 @@ fn stop_atr_mult(volatility: &str) -> f64 {
     }
 }
 
-/// The miner's statistics for the signal named `pattern` in the direction the strategy trades, if mined.
+/// The miner's statistics of the chart pattern named `pattern` (its returns signed by the pattern's own
+/// direction), if it was mined.
 fn stats_for<'a>(mining: Option<&'a MiningReport>, pattern: &str) -> Option<&'a PatternStats> {
     mining?.stats.iter().find(|s| s.pattern == pattern)
 }
@@ -318,5 +319,25 @@ mod tests {
         assert!((confidence(0.5, None) - 0.3).abs() < 1e-12);
         assert_eq!(confidence(f64::NAN, None), 0.05);
         assert_eq!(confidence(2.0, None), 0.6);
+        use crate::patterns::miner::ReturnStats;
+        // Three of four out-of-sample moves followed through: hit rate 0.75.
+        let oos = ReturnStats::from_returns(&[0.01, 0.02, -0.01, 0.03]);
+        let mut stats = PatternStats {
+            pattern: "double_top".into(),
+            direction: -1,
+            horizon_bars: 10,
+            all: oos.clone(),
+            in_sample: oos.clone(),
+            out_of_sample: oos,
+            validated: false,
+            verdict: String::new(),
+            robustness: None,
+        };
+        assert!((confidence(0.5, Some(&stats)) - (0.25 + 0.3 * 0.75)).abs() < 1e-12);
+        stats.validated = true;
+        assert!((confidence(0.5, Some(&stats)) - (0.25 + 0.3 * 0.75 + 0.2)).abs() < 1e-12);
+        // Never certain: a perfect reading and record still stop at 0.95.
+        stats.out_of_sample = ReturnStats::from_returns(&[0.01, 0.02]);
+        assert_eq!(confidence(1.0, Some(&stats)), 0.95);
     }
 }

@@ -86,8 +86,6 @@ pub struct AnalysisPanel {
     pub analysts: Vec<String>,
     /// A model load in flight.
     pub model_load: Option<ModelLoad>,
-    /// Events drained from the latest running analysis so far (for tests and the log).
-    pub events_seen: usize,
 }
 
 impl AnalysisPanel {
@@ -104,7 +102,6 @@ impl AnalysisPanel {
                 match run.ticket.events.try_recv() {
                     Ok(event) => {
                         left -= 1;
-                        self.events_seen += 1;
                         match event {
                             AnalysisEvent::Stage { stage, .. } => run.stage = Some(stage),
                             AnalysisEvent::Text { piece, tokens } => {
