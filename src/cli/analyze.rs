@@ -1,4 +1,4 @@
-//! `aio analyze --input FILE [--model DIR] [--last N] [--instruction TEXT] [--out DIR]`: the workstation's
+//! `aio analyze --input FILE [--model DIR] [--remote URL] [--last N] [--instruction TEXT] [--out DIR]`: the workstation's
 //! Analyze button, headless. Writes `chart.png`, `findings.json`, `strategy.json`, `strategy.pine` and
 //! `report.json` into `--out`, stores the analysis in the library and prints a summary. The exit code is non-zero
 //! only on errors, never because the strategy is weak.
@@ -15,7 +15,9 @@ use serde_json::json;
 
 use super::write_json;
 use crate::{
-    ai::orchestrator::{AnalysisEvent, AnalysisRequest, AnalysisResult, AnalystChain, Orchestrator, RiskPolicy},
+    ai::orchestrator::{
+        AnalysisEvent, AnalysisRequest, AnalysisResult, AnalystChain, Orchestrator, RiskPolicy, remote::RemoteConfig,
+    },
     ingest::{self, LoadOptions, NoProgress},
     render::OffscreenRenderer,
     store::{Library, NewDataset},
@@ -31,6 +33,16 @@ pub struct AnalyzeArgs {
     /// answers.
     #[arg(long)]
     pub model: Option<String>,
+    /// A remote OpenAI-compatible endpoint (base URL up to the version, e.g. `http://127.0.0.1:8080/v1`), tried
+    /// after the local model and before the rule-based analyst.
+    #[arg(long)]
+    pub remote: Option<String>,
+    /// Model name sent to the remote endpoint.
+    #[arg(long, default_value = "default")]
+    pub remote_model: String,
+    /// Environment variable holding the remote endpoint's API key (never written anywhere).
+    #[arg(long)]
+    pub remote_key_env: Option<String>,
     /// Bars on the chart the analyst reads (the latest ones).
     #[arg(long, default_value_t = 150)]
     pub last: usize,
@@ -106,7 +118,11 @@ pub fn run(args: AnalyzeArgs, library: Option<&Path>) -> anyhow::Result<ExitCode
         Some((lib, _)) => Some(lib.add_dataset(&NewDataset::from_loaded(&loaded, &source))?),
         None => None,
     };
-    let chain = AnalystChain::for_model(args.model.as_deref());
+    let remote = args.remote.as_deref().map(|url| RemoteConfig {
+        api_key_env: args.remote_key_env.clone(),
+        ..RemoteConfig::new(url, &args.remote_model)
+    });
+    let chain = AnalystChain::from_sources(args.model.as_deref(), remote);
     let orchestrator = Orchestrator::new(chain);
     let symbol = loaded.symbol.clone().unwrap_or_else(|| "UNKNOWN".into());
     let mut request = AnalysisRequest::latest(Arc::new(loaded.bars.clone()), &symbol, loaded.timeframe, args.last);

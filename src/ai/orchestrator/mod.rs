@@ -12,6 +12,7 @@
 
 pub mod context;
 pub mod pool;
+pub mod remote;
 pub mod rules;
 pub mod store;
 
@@ -444,17 +445,32 @@ impl AnalystChain {
     /// loads (this waits for the load), else an [`UnavailableAnalyst`] that records why; the rule-based analyst
     /// closes it. `None` gives the rule-based analyst alone.
     pub fn for_model(model: Option<&str>) -> Self {
-        let Some(name) = model else { return Self::rule_based() };
-        let started =
-            super::hub::resolve_model(name, &super::hub::HubOptions::from_env()).and_then(|dir| Engine::start(&dir));
-        let analyst: Box<dyn Analyst> = match started {
-            Ok(engine) => Box::new(ModelAnalyst::new(Arc::new(engine))),
-            Err(e) => {
-                tracing::warn!(model = name, error = %e, "the model did not load; the rule-based analyst answers");
-                Box::new(UnavailableAnalyst { id: name.to_string(), reason: e.to_string() })
-            }
-        };
-        Self::new(vec![analyst])
+        Self::from_sources(model, None)
+    }
+
+    /// The chain local model → remote endpoint → rule-based analyst, leaving out what is not given. A model or
+    /// endpoint that cannot be set up stays in the chain as an [`UnavailableAnalyst`] saying why.
+    pub fn from_sources(model: Option<&str>, remote: Option<remote::RemoteConfig>) -> Self {
+        let mut analysts: Vec<Box<dyn Analyst>> = Vec::new();
+        if let Some(name) = model {
+            let started = super::hub::resolve_model(name, &super::hub::HubOptions::from_env())
+                .and_then(|dir| Engine::start(&dir));
+            analysts.push(match started {
+                Ok(engine) => Box::new(ModelAnalyst::new(Arc::new(engine))),
+                Err(e) => {
+                    tracing::warn!(model = name, error = %e, "the model did not load; the next analyst answers");
+                    Box::new(UnavailableAnalyst { id: name.to_string(), reason: e.to_string() })
+                }
+            });
+        }
+        if let Some(config) = remote {
+            let id = format!("{} at {}", config.model, config.base_url);
+            analysts.push(match remote::RemoteAnalyst::new(config) {
+                Ok(analyst) => Box::new(analyst),
+                Err(reason) => Box::new(UnavailableAnalyst { id, reason }),
+            });
+        }
+        Self::new(analysts)
     }
 
     /// Ids of the analysts, in order.

@@ -665,7 +665,7 @@ pub fn write_cache_file(path: &Path, bytes: &[u8]) -> Result<(), DukascopyError>
 
 /// `base · 2^attempt`, capped, with "equal jitter": half fixed, half random, so parallel workers that failed
 /// together do not retry together.
-fn backoff_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
+pub(crate) fn backoff_delay(base: Duration, max: Duration, attempt: u32) -> Duration {
     let ceiling = base.saturating_mul(1u32 << attempt.min(20)).min(max);
     let half = ceiling / 2;
     half + half.mul_f64(fastrand::f64())
