@@ -315,3 +315,28 @@ fn a_failing_analyst_is_skipped_after_three_failures_in_a_row() {
     assert!(reasons[0][1].contains("503"), "{reasons:?}");
     assert!(reasons[3][0].starts_with("skipped") && reasons[3][1].starts_with("skipped"), "{reasons:?}");
 }
+
+#[test]
+fn a_vision_model_reads_the_chart_image_for_the_findings() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minicpmv");
+    let chain = AnalystChain::from_sources(Some(model.to_str().unwrap()), None);
+    assert!(chain.vision.is_some(), "a MiniCPM-V checkpoint reads images");
+    let orchestrator = Orchestrator::new(chain);
+    let mut request = sample_request(150);
+    request.image_size = Some([640, 360]);
+    let mut renderer = aio::render::OffscreenRenderer::new().expect("lavapipe or a GPU");
+    let texts = AtomicUsize::new(0);
+    let events = |e: AnalysisEvent| {
+        if let AnalysisEvent::Text { .. } = e {
+            texts.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let result = orchestrator.run(&request, Some(&mut renderer), &AtomicBool::new(false), &events).expect("analysis");
+    assert!(result.chart_png.is_some(), "{:?}", result.chart_note);
+    // The reading is the vision model's (constrained to the reading schema, validated), not the pattern engine's.
+    assert!(result.findings_source.starts_with("vision model"), "{} {:?}", result.findings_source, result.fallbacks);
+    result.reading.validate().unwrap();
+    assert!(texts.load(Ordering::Relaxed) > 0, "the reading streamed");
+    // The text analyst (the same tiny model) or the rule-based one answered; either way the loop finished.
+    assert!(result.output.validate().is_ok());
+}

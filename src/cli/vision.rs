@@ -11,7 +11,7 @@ use crate::{
         generate::{FinishReason, GenerateRequest},
         hub::{HubOptions, resolve_model},
         sampling::SamplingParams,
-        vision::ImageData,
+        vision::{CHART_READING_PROMPT, ImageData},
     },
     patterns::chart::{ChartReading, chart_reading_schema},
 };
@@ -48,12 +48,6 @@ pub struct VisionArgs {
     pub stream: bool,
 }
 
-/// The default instruction: what to read from the chart, in the words of the schema.
-pub const DEFAULT_VISION_PROMPT: &str = "You are a forex chart analyst. Read the candlestick chart in the image and \
-answer in JSON: the most significant chart pattern (or none) with its strength from 0 to 1, the volatility, the key \
-support and resistance prices read from the price axis, the trend, the bar size the chart shows, your confidence \
-from 0 to 1, and short notes for a trader.";
-
 /// Runs `aio vision`.
 pub fn run(args: VisionArgs) -> anyhow::Result<ExitCode> {
     let (schema, findings_schema) = match &args.json_schema {
@@ -72,7 +66,7 @@ pub fn run(args: VisionArgs) -> anyhow::Result<ExitCode> {
         dir.display(),
         engine.info().model_type
     );
-    let mut request = GenerateRequest::chat(args.prompt.as_deref().unwrap_or(DEFAULT_VISION_PROMPT), args.max_tokens);
+    let mut request = GenerateRequest::chat(args.prompt.as_deref().unwrap_or(CHART_READING_PROMPT), args.max_tokens);
     request.sampling = SamplingParams { temperature: args.temperature, seed: args.seed, ..SamplingParams::greedy() };
     request.sampling.validate().map_err(anyhow::Error::msg)?;
     request.json_schema = Some(schema);

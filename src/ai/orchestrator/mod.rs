@@ -44,7 +44,7 @@ use crate::{
     domain::{Bars, Timeframe},
     patterns::{
         self,
-        chart::{ChartConfig, ChartReading},
+        chart::{ChartConfig, ChartReading, chart_reading_schema},
         miner::{MinerConfig, MiningReport},
     },
     pine::{self, Diagnostic},
@@ -316,7 +316,6 @@ impl Analyst for ModelAnalyst {
     }
 
     fn propose(&self, job: &AnalystJob<'_>) -> Result<Proposal, AnalystFailure> {
-        let fail = |m: String| AnalystFailure::Failed(m);
         let messages = vec![
             ChatMessage { role: "system".into(), content: AnalystContext::system_prompt().into() },
             ChatMessage { role: "user".into(), content: job.context.user_prompt() },
@@ -330,42 +329,81 @@ impl Analyst for ModelAnalyst {
             json_schema: Some(analyst_output_schema()),
             images: Vec::new(),
         };
-        let (text_tx, text_rx) = std::sync::mpsc::channel::<String>();
-        let pending = self.engine.generate(request, Some(text_tx)).map_err(|e| fail(e.to_string()))?;
-        let started = Instant::now();
-        let mut tokens = 0;
-        let generation = loop {
-            while let Ok(piece) = text_rx.try_recv() {
-                tokens += 1;
-                (job.events)(AnalysisEvent::Text { piece, tokens });
-            }
-            if let Some(result) = pending.try_result() {
-                break result.map_err(|e| fail(e.to_string()))?;
-            }
-            if job.cancel.load(Ordering::Relaxed) {
-                pending.cancel();
-                return Err(AnalystFailure::Cancelled);
-            }
-            if started.elapsed() > self.timeout {
-                pending.cancel();
-                return Err(fail(format!("no answer within {:.0} s", self.timeout.as_secs_f64())));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        while let Ok(piece) = text_rx.try_recv() {
-            tokens += 1;
-            (job.events)(AnalysisEvent::Text { piece, tokens });
-        }
-        if generation.finish == FinishReason::Cancelled {
-            return Err(AnalystFailure::Cancelled);
-        }
+        let generation = generate_watched(&self.engine, request, job.cancel, job.events, self.timeout)?;
+        let tokens = generation.stats.generated_tokens;
         let raw = generation.text;
         let mut output: AnalystOutput = serde_json::from_str(&raw).map_err(|e| {
-            fail(format!("the answer is not a strategy ({e}; finish {:?}, {} tokens)", generation.finish, tokens))
+            AnalystFailure::Failed(format!(
+                "the answer is not a strategy ({e}; finish {:?}, {tokens} tokens)",
+                generation.finish
+            ))
         })?;
         output.prune_indicators();
-        Ok(Proposal { output, raw, tokens: generation.stats.generated_tokens })
+        Ok(Proposal { output, raw, tokens })
     }
+}
+
+/// Runs `request` on `engine`, streaming its text as [`AnalysisEvent::Text`], stopping it when `cancel` is set
+/// ([`AnalystFailure::Cancelled`]) or after `timeout` (queue time included).
+fn generate_watched(
+    engine: &Engine,
+    request: GenerateRequest,
+    cancel: &AtomicBool,
+    events: &(dyn Fn(AnalysisEvent) + Sync),
+    timeout: Duration,
+) -> Result<super::generate::Generation, AnalystFailure> {
+    let fail = |m: String| AnalystFailure::Failed(m);
+    let (text_tx, text_rx) = std::sync::mpsc::channel::<String>();
+    let pending = engine.generate(request, Some(text_tx)).map_err(|e| fail(e.to_string()))?;
+    let started = Instant::now();
+    let mut tokens = 0;
+    let drain = |tokens: &mut usize| {
+        while let Ok(piece) = text_rx.try_recv() {
+            *tokens += 1;
+            events(AnalysisEvent::Text { piece, tokens: *tokens });
+        }
+    };
+    let generation = loop {
+        drain(&mut tokens);
+        if let Some(result) = pending.try_result() {
+            break result.map_err(|e| fail(e.to_string()))?;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            pending.cancel();
+            return Err(AnalystFailure::Cancelled);
+        }
+        if started.elapsed() > timeout {
+            pending.cancel();
+            return Err(fail(format!("no answer within {:.0} s", timeout.as_secs_f64())));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    drain(&mut tokens);
+    if generation.finish == FinishReason::Cancelled {
+        return Err(AnalystFailure::Cancelled);
+    }
+    Ok(generation)
+}
+
+/// A vision model's reading of a chart image, under [`chart_reading_schema`], validated.
+fn vision_reading(
+    engine: &Engine,
+    png: &[u8],
+    seed: u64,
+    cancel: &AtomicBool,
+    events: &(dyn Fn(AnalysisEvent) + Sync),
+) -> Result<ChartReading, AnalystFailure> {
+    let fail = |m: String| AnalystFailure::Failed(m);
+    let image = super::vision::ImageData::from_png(png).map_err(|e| fail(e.to_string()))?;
+    let mut request = GenerateRequest::chat(super::vision::CHART_READING_PROMPT, 600);
+    request.sampling = SamplingParams { seed, ..SamplingParams::greedy() };
+    request.json_schema = Some(chart_reading_schema());
+    request.images = vec![image];
+    let generation = generate_watched(engine, request, cancel, events, Duration::from_secs(300))?;
+    let reading: ChartReading = serde_json::from_str(&generation.text)
+        .map_err(|e| fail(format!("the reading is not a chart reading ({e}; finish {:?})", generation.finish)))?;
+    reading.validate().map_err(|e| fail(format!("the reading is invalid: {e}")))?;
+    Ok(reading)
 }
 
 /// Skips an analyst that failed `threshold` times in a row for `cooldown`, then lets one try through.
@@ -421,6 +459,8 @@ pub struct ChainLink {
 /// Analysts tried in order; the rule-based analyst closes every chain.
 pub struct AnalystChain {
     links: Vec<ChainLink>,
+    /// A loaded MiniCPM-V model reads the chart image for the findings (else the pattern engine does).
+    pub vision: Option<Arc<Engine>>,
 }
 
 impl AnalystChain {
@@ -433,7 +473,7 @@ impl AnalystChain {
             .collect();
         links
             .push(ChainLink { analyst: Box::new(RuleAnalyst), breaker: CircuitBreaker::new(u32::MAX, Duration::ZERO) });
-        Self { links }
+        Self { links, vision: None }
     }
 
     /// The rule-based analyst only.
@@ -452,11 +492,18 @@ impl AnalystChain {
     /// endpoint that cannot be set up stays in the chain as an [`UnavailableAnalyst`] saying why.
     pub fn from_sources(model: Option<&str>, remote: Option<remote::RemoteConfig>) -> Self {
         let mut analysts: Vec<Box<dyn Analyst>> = Vec::new();
+        let mut vision = None;
         if let Some(name) = model {
             let started = super::hub::resolve_model(name, &super::hub::HubOptions::from_env())
                 .and_then(|dir| Engine::start(&dir));
             analysts.push(match started {
-                Ok(engine) => Box::new(ModelAnalyst::new(Arc::new(engine))),
+                Ok(engine) => {
+                    let engine = Arc::new(engine);
+                    if engine.info().vision {
+                        vision = Some(engine.clone());
+                    }
+                    Box::new(ModelAnalyst::new(engine))
+                }
                 Err(e) => {
                     tracing::warn!(model = name, error = %e, "the model did not load; the next analyst answers");
                     Box::new(UnavailableAnalyst { id: name.to_string(), reason: e.to_string() })
@@ -470,7 +517,7 @@ impl AnalystChain {
                 Err(reason) => Box::new(UnavailableAnalyst { id, reason }),
             });
         }
-        Self::new(analysts)
+        Self { vision, ..Self::new(analysts) }
     }
 
     /// Ids of the analysts, in order.
@@ -677,7 +724,24 @@ impl Orchestrator {
         stage(Stage::Findings)?;
         let analysis = patterns::analyze_chart(&shown, &ChartConfig::default())
             .map_err(|e| AnalysisError::Request(format!("reading the chart: {e}")))?;
-        let reading = analysis.reading(&timeframe, shown.len());
+        let mut reading = analysis.reading(&timeframe, shown.len());
+        let mut findings_source = "pattern engine".to_string();
+        let mut fallbacks = Vec::new();
+        if let (Some(engine), Some(png)) = (&self.chain.vision, &chart_png) {
+            let id = format!("vision: {}", engine.info().dir.display());
+            match vision_reading(engine, png, request.seed, cancel, events) {
+                Ok(seen) => {
+                    reading = seen;
+                    findings_source = format!("vision model ({})", engine.info().model_type);
+                }
+                Err(AnalystFailure::Cancelled) => return Err(AnalysisError::Cancelled),
+                Err(AnalystFailure::Failed(reason)) => {
+                    tracing::warn!(%reason, "the vision model's reading failed; the pattern engine's stands");
+                    events(AnalysisEvent::Fallback { analyst: id.clone(), reason: reason.clone() });
+                    fallbacks.push(Fallback { analyst: id, reason });
+                }
+            }
+        }
         let first_finding_secs = started.elapsed().as_secs_f64();
         events(AnalysisEvent::Reading { reading: reading.clone(), elapsed_secs: first_finding_secs });
 
@@ -716,7 +780,6 @@ impl Orchestrator {
             events,
         };
         let guard_market = MarketContext { price: last_close, pip_size: market.pip_size, atr: Some(atr) };
-        let mut fallbacks = Vec::new();
         let mut accepted = None;
         let mut pine_stage_reported = false;
         for link in &self.chain.links {
@@ -789,7 +852,7 @@ impl Orchestrator {
             chart_png,
             chart_note,
             reading,
-            findings_source: "pattern engine".into(),
+            findings_source,
             context,
             prompt,
             analyst,

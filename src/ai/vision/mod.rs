@@ -309,6 +309,13 @@ impl ImageData {
     pub fn open(path: &Path) -> Result<Self, AiError> {
         preprocess::load_rgb(path).map(Self::new).map_err(|e| AiError::Request(e.to_string()))
     }
+
+    /// Decodes PNG bytes, as [`Self::open`] does a file.
+    pub fn from_png(png: &[u8]) -> Result<Self, AiError> {
+        let decoded = image::load_from_memory_with_format(png, image::ImageFormat::Png)
+            .map_err(|e| AiError::Request(format!("the chart image does not decode: {e}")))?;
+        Ok(Self::new(preprocess::rgb_like_pil(decoded)))
+    }
 }
 
 impl std::fmt::Debug for ImageData {
@@ -316,6 +323,13 @@ impl std::fmt::Debug for ImageData {
         write!(f, "ImageData({}×{})", self.0.width(), self.0.height())
     }
 }
+
+/// What a vision model is asked about a chart image; the answer is constrained to
+/// [`chart_reading_schema`](crate::patterns::chart::chart_reading_schema).
+pub const CHART_READING_PROMPT: &str = "You are a forex chart analyst. Read the candlestick chart in the image and \
+answer in JSON: the most significant chart pattern (or none) with its strength from 0 to 1, the volatility, the key \
+support and resistance prices read from the price axis, the trend, the bar size the chart shows, your confidence \
+from 0 to 1, and short notes for a trader.";
 
 /// The marker a prompt text uses for "the next image goes here" (MiniCPM-V's chat convention).
 pub const IMAGE_MARKER: &str = "(<image>./</image>)";
