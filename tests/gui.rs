@@ -571,7 +571,7 @@ fn analyze_fills_the_analysis_pine_and_backtest_panels_and_copy_works() {
 
     h.get_by_label("Analysis").click();
     h.run_steps(2);
-    h.get_by_label_contains("rule-based (no model weights loaded)");
+    h.get_by_label_contains("rule-based (no model weights loaded");
     h.get_by_label("Analyze").click();
     h.run_steps(1);
     assert!(h.state().is_analyzing(), "Analyze started an analysis");
@@ -639,4 +639,34 @@ fn analyze_fills_the_analysis_pine_and_backtest_panels_and_copy_works() {
     let (from, to) = (stored_first[0].as_f64().unwrap(), stored_first[1].as_f64().unwrap());
     assert!(view.x_min <= from && view.x_max >= to - 1.0, "view {}..{} misses {from}..{to}", view.x_min, view.x_max);
     assert!(view.x_max - view.x_min < 400.0, "view {}..{}", view.x_min, view.x_max);
+}
+
+#[test]
+fn the_model_panel_loads_a_folder_and_the_analysis_shows_its_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = LaunchOptions { sample: true, library: Some(dir.path().join("lib.sqlite")), ..Default::default() };
+    let mut h = harness(launch);
+    step_until(&mut h, "the sample to load", |app| app.dataset().is_some() && !app.is_loading());
+    h.get_by_label("Model").click();
+    h.run_steps(2);
+    h.get_by_label_contains("No model weights loaded");
+    // The tiny int4 checkpoint loads off the GUI thread; the panel then describes it.
+    let tiny = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minicpm4/tiny-marlin");
+    h.state_mut().analysis_panel_mut().model_name = tiny.display().to_string();
+    h.get_by_label("Load").click();
+    step_until(&mut h, "the model to load", |app| app.analysis_panel().model.is_some());
+    h.get_by_label("Memory (weights)");
+    h.get_by_label("Licence");
+    h.get_by_label_contains("2. rule-based v1");
+    // Its 64-position context cannot hold the prompt: the analysis falls back, and says so.
+    h.get_by_label("Analyze").click();
+    h.run_steps(1);
+    step_until(&mut h, "the analysis", |app| !app.is_analyzing() && app.analysis_panel().last.is_some());
+    let result = h.state().analysis_panel().last.as_ref().unwrap().result.clone();
+    assert_eq!(result.analyst, aio::ai::orchestrator::RULE_BASED_ID);
+    assert!(result.fallbacks[0].reason.contains("context"), "{:?}", result.fallbacks);
+    h.get_by_label("Analysis").click();
+    h.run_steps(3);
+    h.get_by_label_contains("fell back");
+    h.get_by_label_contains("Rule-based analyst");
 }

@@ -393,6 +393,7 @@ impl WorkstationApp {
     /// Uses `chain` for the analyses started from now on (running ones finish on the old workers).
     fn use_chain(&mut self, chain: AnalystChain) {
         self.analysis_panel.analysts = chain.ids();
+        self.analysis_panel.model = chain.model.clone();
         if let Some(old) = self.analysis_pool.take() {
             // Joining the old workers waits for their analyses: off the GUI thread.
             let _ = std::thread::Builder::new().name("aio-analysis-retire".into()).spawn(move || drop(old));
@@ -1066,6 +1067,7 @@ impl egui_tiles::Behavior<Tab> for Behavior<'_> {
                 Tab::Analysis => {
                     self.app.analysis_panel.ui(ui, dataset.is_some(), &mut self.analysis_actions);
                 }
+                Tab::Model => self.app.analysis_panel.model_ui(ui, &mut self.analysis_actions),
             }
         });
         egui_tiles::UiResponse::None

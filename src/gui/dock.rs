@@ -21,11 +21,13 @@ pub enum Tab {
     Backtest,
     /// Chart patterns, market state and the miner's pattern statistics.
     Patterns,
+    /// The analysts: the local model (folder or hub id, memory, licence, speed), the rule-based fallback.
+    Model,
 }
 
 impl Tab {
     /// Every panel.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Chart,
         Self::Data,
         Self::Library,
@@ -34,6 +36,7 @@ impl Tab {
         Self::PineScript,
         Self::Backtest,
         Self::Patterns,
+        Self::Model,
     ];
 
     /// Tab title.
@@ -47,6 +50,7 @@ impl Tab {
             Self::PineScript => "Pine Script",
             Self::Backtest => "Backtest",
             Self::Patterns => "Patterns",
+            Self::Model => "Model",
         }
     }
 }
@@ -69,7 +73,8 @@ pub fn default_tree() -> egui_tiles::Tree<Tab> {
     }
     let library = tiles.insert_pane(Tab::Library);
     let pine = tiles.insert_pane(Tab::PineScript);
-    let right = tiles.insert_tab_tile(vec![library, pine]);
+    let model = tiles.insert_pane(Tab::Model);
+    let right = tiles.insert_tab_tile(vec![library, pine, model]);
     let root = tiles.insert_horizontal_tile(vec![left, right]);
     if let Some(egui_tiles::Tile::Container(egui_tiles::Container::Linear(linear))) = tiles.get_mut(root) {
         linear.shares.set_share(left, 3.0);

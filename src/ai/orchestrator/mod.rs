@@ -461,6 +461,32 @@ pub struct AnalystChain {
     links: Vec<ChainLink>,
     /// A loaded MiniCPM-V model reads the chart image for the findings (else the pattern engine does).
     pub vision: Option<Arc<Engine>>,
+    /// The local model, when one loaded.
+    pub model: Option<ModelSummary>,
+}
+
+/// What the Model panel shows of a loaded model.
+#[derive(Debug, Clone)]
+pub struct ModelSummary {
+    /// Architecture, quantization, memory, load time.
+    pub info: super::engine::ModelInfo,
+    /// The licence its model card (`README.md` front matter) or `config.json` names.
+    pub licence: Option<String>,
+}
+
+/// The `license:` of a model card's YAML front matter (`README.md`), else `config.json`'s `license`.
+pub fn model_licence(dir: &std::path::Path) -> Option<String> {
+    if let Ok(card) = std::fs::read_to_string(dir.join("README.md"))
+        && let Some(front) = card.strip_prefix("---").and_then(|rest| rest.split("\n---").next())
+        && let Some(line) = front.lines().find_map(|l| l.trim().strip_prefix("license:"))
+    {
+        let licence = line.trim().trim_matches(['"', '\'']).to_string();
+        if !licence.is_empty() {
+            return Some(licence);
+        }
+    }
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).ok()?).ok()?;
+    config.get("license").and_then(Value::as_str).map(str::to_string)
 }
 
 impl AnalystChain {
@@ -473,7 +499,7 @@ impl AnalystChain {
             .collect();
         links
             .push(ChainLink { analyst: Box::new(RuleAnalyst), breaker: CircuitBreaker::new(u32::MAX, Duration::ZERO) });
-        Self { links, vision: None }
+        Self { links, vision: None, model: None }
     }
 
     /// The rule-based analyst only.
@@ -493,12 +519,15 @@ impl AnalystChain {
     pub fn from_sources(model: Option<&str>, remote: Option<remote::RemoteConfig>) -> Self {
         let mut analysts: Vec<Box<dyn Analyst>> = Vec::new();
         let mut vision = None;
+        let mut summary = None;
         if let Some(name) = model {
             let started = super::hub::resolve_model(name, &super::hub::HubOptions::from_env())
                 .and_then(|dir| Engine::start(&dir));
             analysts.push(match started {
                 Ok(engine) => {
                     let engine = Arc::new(engine);
+                    let info = engine.info().clone();
+                    summary = Some(ModelSummary { licence: model_licence(&info.dir), info });
                     if engine.info().vision {
                         vision = Some(engine.clone());
                     }
@@ -517,7 +546,7 @@ impl AnalystChain {
                 Err(reason) => Box::new(UnavailableAnalyst { id, reason }),
             });
         }
-        Self { vision, ..Self::new(analysts) }
+        Self { vision, model: summary, ..Self::new(analysts) }
     }
 
     /// Ids of the analysts, in order.
@@ -935,4 +964,20 @@ fn render_png(
     let image =
         renderer.render_chart(&data, &view, size, &theme, &Annotations::default()).map_err(|e| e.to_string())?;
     image.to_png().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_licence_comes_from_the_model_card_then_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(model_licence(dir.path()), None);
+        std::fs::write(dir.path().join("config.json"), r#"{"license": "mit"}"#).unwrap();
+        assert_eq!(model_licence(dir.path()).as_deref(), Some("mit"));
+        std::fs::write(dir.path().join("README.md"), "---\nlanguage: en\nlicense: \"apache-2.0\"\n---\n# Model\n")
+            .unwrap();
+        assert_eq!(model_licence(dir.path()).as_deref(), Some("apache-2.0"));
+    }
 }

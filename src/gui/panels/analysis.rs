@@ -86,6 +86,10 @@ pub struct AnalysisPanel {
     pub analysts: Vec<String>,
     /// A model load in flight.
     pub model_load: Option<ModelLoad>,
+    /// The loaded local model, if any.
+    pub model: Option<crate::ai::orchestrator::ModelSummary>,
+    /// The Model panel's folder or hub id field.
+    pub model_name: String,
 }
 
 impl AnalysisPanel {
@@ -158,7 +162,11 @@ impl AnalysisPanel {
                     .desired_width(260.0),
             );
             ui.separator();
-            self.model_ui(ui, actions);
+            match (&self.model_load, &self.model) {
+                (Some(load), _) => ui.weak(format!("loading {} …", load.name)),
+                (None, Some(m)) => ui.weak(format!("analyst: {}, then rule-based", m.info.model_type)),
+                (None, None) => ui.weak("analyst: rule-based (no model weights loaded; see the Model panel)"),
+            };
         });
         if let Some(e) = &self.error {
             ui.colored_label(theme::ERROR, e);
@@ -258,26 +266,84 @@ impl AnalysisPanel {
         });
     }
 
-    fn model_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<AnalysisAction>) {
-        if let Some(load) = &self.model_load {
-            ui.spinner();
-            ui.label(format!("loading {} …", load.name));
-            return;
-        }
-        let first = self.analysts.first().cloned().unwrap_or_else(|| RULE_BASED_ID.to_string());
-        if first == RULE_BASED_ID {
-            ui.weak("analyst: rule-based (no model weights loaded)");
-        } else {
-            ui.label(format!("analyst: {first}, then rule-based"));
-            if ui.small_button("Unload").clicked() {
+    /// The Model panel: the analyst chain, the loaded model's architecture, memory, licence and speed, and the
+    /// controls to load a folder or hub id or go back to the rule-based analyst.
+    pub fn model_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<AnalysisAction>) {
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.model_name)
+                    .hint_text("model folder or hub id (openbmb/MiniCPM4.1-8B)")
+                    .desired_width(280.0),
+            );
+            let name = self.model_name.trim().to_string();
+            if ui.add_enabled(!name.is_empty() && self.model_load.is_none(), egui::Button::new("Load")).clicked() {
+                actions.push(AnalysisAction::LoadModel(name));
+            }
+            if ui.button("Model folder…").on_hover_text("Choose a MiniCPM model folder (Hugging Face layout)").clicked()
+                && let Some(dir) = rfd::FileDialog::new().pick_folder()
+            {
+                self.model_name = dir.display().to_string();
+                actions.push(AnalysisAction::LoadModel(self.model_name.clone()));
+            }
+            if self.model.is_some() && ui.button("Unload").clicked() {
                 actions.push(AnalysisAction::UnloadModel);
             }
+        });
+        if let Some(load) = &self.model_load {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(format!("loading {} …", load.name));
+            });
         }
-        if ui.button("Model folder…").on_hover_text("Choose a MiniCPM model folder (Hugging Face layout)").clicked()
-            && let Some(dir) = rfd::FileDialog::new().pick_folder()
-        {
-            actions.push(AnalysisAction::LoadModel(dir.display().to_string()));
+        ui.separator();
+        ui.strong("Analysts, in order");
+        for (k, id) in self.analysts.iter().enumerate() {
+            ui.label(format!("{}. {id}", k + 1));
         }
+        let Some(m) = &self.model else {
+            ui.weak(
+                "No model weights loaded: the rule-based analyst answers from the detected patterns, the market state \
+                 and the miner's statistics. Load a MiniCPM4.1 (text) or MiniCPM-V (chart image) folder above, or \
+                 start with $AIO_MODEL set.",
+            );
+            return;
+        };
+        let i = &m.info;
+        ui.separator();
+        egui::Grid::new("model_info").num_columns(2).striped(true).show(ui, |ui| {
+            let rows = [
+                ("Folder", i.dir.display().to_string()),
+                ("Model", format!("{} ({})", i.model_type, i.architecture)),
+                ("Weights", i.quantization.clone()),
+                ("Parameters", format!("{:.2} B", i.parameters as f64 / 1e9)),
+                ("Memory (weights)", format!("{:.2} GB", i.weight_bytes as f64 / 1e9)),
+                ("Context", format!("{} positions", i.max_positions)),
+                ("Reads chart images", if i.vision { "yes (MiniCPM-V)".into() } else { "no".into() }),
+                ("Device", "CPU (candle)".to_string()),
+                ("Licence", m.licence.clone().unwrap_or_else(|| "not stated in the model card".into())),
+                ("Loaded in", format!("{:.2} s", i.load_secs)),
+            ];
+            for (name, value) in rows {
+                ui.weak(name);
+                ui.label(value);
+                ui.end_row();
+            }
+            if let Some(last) = self.last.as_ref().filter(|l| l.result.tokens > 0) {
+                let r = &last.result;
+                let secs = r
+                    .stage_secs
+                    .windows(2)
+                    .find(|w| w[0].0 == Stage::Analyst)
+                    .map_or(r.total_secs, |w| w[1].1 - w[0].1);
+                ui.weak("Last answer");
+                ui.label(format!(
+                    "{} tokens in {secs:.1} s ({:.1} tokens/s)",
+                    r.tokens,
+                    r.tokens as f64 / secs.max(1e-9)
+                ));
+                ui.end_row();
+            }
+        });
     }
 
     /// Starts loading `name` on the `aio-model-load` thread.
