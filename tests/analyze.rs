@@ -97,6 +97,7 @@ fn analyze_on_the_sample_writes_every_output_and_stores_one_analysis() {
     let confidence = report["confidence"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&confidence));
     assert!(report["rationale"].as_str().unwrap().len() > 40);
+    assert_eq!(report["rules"], serde_json::to_value(aio::strategy::describe(&spec)).unwrap());
     // In-sample: the first 70 % of the bars; out-of-sample: the held-out 30 %.
     assert_eq!(report["in_sample"]["bars"], serde_json::json!([0, 3500]));
     assert_eq!(report["out_of_sample"]["bars"], serde_json::json!([3500, 5000]));

@@ -506,10 +506,11 @@ fn a_drawing_is_placed_with_two_clicks_saved_in_the_library_and_restored() {
     // Saved on a worker thread.
     let checksum = h.state().dataset().unwrap().checksum.clone();
     let deadline = Instant::now() + Duration::from_secs(30);
+    // Looked at every 200 ms: each look opens the library, which takes its write lock for a moment.
     while aio::store::Library::open(&library).unwrap().drawings(&checksum).unwrap().len() != 1 {
         assert!(Instant::now() < deadline, "the drawing was not saved");
         h.run_steps(1);
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(200));
     }
     drop(h);
     // A new session on the same library shows it again.

@@ -173,6 +173,9 @@ pub fn run(args: AnalyzeArgs, library: Option<&Path>) -> anyhow::Result<ExitCode
         result.reading.pattern, result.reading.strength, result.reading.trend, result.reading.volatility
     );
     println!("  strategy: {} (confidence {:.2})", result.output.strategy.name, result.output.confidence);
+    for line in crate::strategy::describe(&result.output.strategy) {
+        println!("    {line}");
+    }
     println!("  rationale: {}", result.output.rationale);
     println!("  risk: {}", result.output.risk);
     println!(

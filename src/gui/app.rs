@@ -587,8 +587,17 @@ impl WorkstationApp {
         let drawings: Vec<serde_json::Value> =
             self.chart.drawings.iter().filter_map(|d| serde_json::to_value(d).ok()).collect();
         let spawned = std::thread::Builder::new().name("aio-drawings".into()).spawn(move || {
-            if let Err(err) = Library::open(&path).and_then(|mut lib| lib.replace_drawings(&checksum, &drawings)) {
-                tracing::error!("drawings not saved: {err}");
+            // A library kept busy by other writers for longer than the busy timeout is tried again a few times:
+            // the drawing must not be lost to a moment of contention.
+            for attempt in 1..=5 {
+                match Library::open(&path).and_then(|mut lib| lib.replace_drawings(&checksum, &drawings)) {
+                    Ok(()) => return,
+                    Err(err) if attempt == 5 => tracing::error!("drawings not saved: {err}"),
+                    Err(err) => {
+                        tracing::warn!("drawings not saved yet (attempt {attempt}): {err}");
+                        std::thread::sleep(std::time::Duration::from_millis(200 * attempt));
+                    }
+                }
             }
         });
         if let Err(err) = spawned {

@@ -19,12 +19,21 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Upgrades `conn` to `target` (at most [`LATEST_VERSION`]), one transaction per migration.
-/// A database newer than this program is refused rather than touched. Each step takes the write lock first
-/// (`BEGIN IMMEDIATE`) and re-reads the version inside its transaction, so two processes or threads opening a
-/// new library at the same time never apply the same migration twice.
+/// A database newer than this program is refused rather than touched. An up-to-date one is only read. Each step
+/// takes the write lock first (`BEGIN IMMEDIATE`) and re-reads the version inside its transaction, so two
+/// processes or threads opening a new library at the same time never apply the same migration twice.
 pub fn apply_migrations(conn: &mut Connection, target: i64, path: &Path) -> Result<(), StoreError> {
     let sql_err = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
     let target = target.min(LATEST_VERSION);
+    // An up-to-date library is only read: opening it does not take the write lock (which a busy writer elsewhere
+    // would have to wait for).
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql_err)?;
+    if current > LATEST_VERSION {
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found: current, supported: LATEST_VERSION });
+    }
+    if current >= target {
+        return Ok(());
+    }
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql_err)?;
         let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql_err)?;

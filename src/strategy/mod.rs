@@ -5,6 +5,7 @@
 mod guardrails;
 mod schema;
 mod spec;
+mod words;
 
 pub use guardrails::{Guardrails, MarketContext, check_guardrails, stop_distance};
 pub use schema::{check_against_schema, json_schema};
@@ -12,6 +13,7 @@ pub use spec::{
     AtrLevel, Condition, Costs, IndicatorDef, IndicatorKind, Level, Operand, PRICE_FIELDS, SPEC_VERSION, SeriesRef,
     Sizing, StrategySpec, is_identifier,
 };
+pub use words::{describe, describe_condition};
 
 /// Errors of strategy specs.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -650,6 +650,7 @@ impl AnalysisResult {
             "fallbacks": self.fallbacks,
             "reading": self.reading,
             "strategy": self.output.strategy,
+            "rules": crate::strategy::describe(&self.output.strategy),
             "rationale": self.output.rationale,
             "confidence": self.output.confidence,
             "assumptions": self.output.assumptions,

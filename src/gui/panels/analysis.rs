@@ -443,6 +443,10 @@ fn strategy_ui(ui: &mut egui::Ui, r: &AnalysisResult) {
             ui.weak("confidence");
             bar(ui, o.confidence, format!("{:.2}", o.confidence));
         });
+        for line in crate::strategy::describe(&o.strategy) {
+            ui.label(format!("- {line}"));
+        }
+        ui.add_space(2.0);
         ui.label(&o.rationale);
         ui.weak(format!("Risk: {}", o.risk));
         if !o.assumptions.is_empty() {
