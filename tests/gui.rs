@@ -596,7 +596,13 @@ fn analyze_fills_the_analysis_pine_and_backtest_panels_and_copy_works() {
     // The strategy is in the Backtest panel (editable, with its in-sample run) and its Pine in the Pine panel.
     let spec = aio::strategy::StrategySpec::from_json(&h.state().backtest_panel().spec_text).unwrap();
     assert_eq!(spec, result.output.strategy);
-    assert!(h.state().backtest_panel().outcome.is_some());
+    let outcome = h.state().backtest_panel().outcome.clone().expect("the analysis's backtests");
+    assert_eq!(outcome.out_of_sample.as_ref().map(|r| r.range.clone()), Some(3500..5000));
+    h.get_by_label("Backtest").click();
+    h.run_steps(3);
+    // Both the Analysis and the Backtest panel show the two runs side by side.
+    assert_eq!(h.get_all_by_label("In-sample (3500 bars)").count(), 2);
+    assert_eq!(h.get_all_by_label("Out-of-sample (1500 bars)").count(), 2);
     assert_eq!(h.state().pine_panel().source, result.pine);
     h.get_by_label("Pine Script").click();
     h.run_steps(3);

@@ -507,6 +507,7 @@ impl WorkstationApp {
         panel.outcome = Some(Arc::new(BacktestOutcome {
             spec: result.output.strategy.clone(),
             report,
+            out_of_sample: result.out_of_sample.as_ref().map(|p| p.report.clone()),
             pine: result.pine.clone(),
             diagnostics: result.pine_diagnostics.clone(),
             stored: stored.map(|ids| ids.in_sample.0).ok_or_else(|| "not stored".to_string()),

@@ -47,8 +47,10 @@ pub const DEFAULT_SPEC: &str = r#"{
 pub struct BacktestOutcome {
     /// The spec that ran.
     pub spec: StrategySpec,
-    /// Trades, equity and metrics.
+    /// Trades, equity and metrics (in-sample when `out_of_sample` is set).
     pub report: BacktestReport,
+    /// The same strategy on the held-out tail, shown beside `report` (an analysis's backtests).
+    pub out_of_sample: Option<BacktestReport>,
     /// The generated Pine Script v5.
     pub pine: String,
     /// Validator diagnostics of `pine`.
@@ -102,7 +104,7 @@ fn run_job(spec: StrategySpec, data: &LoadedBars, library: Option<PathBuf>) -> R
     if let Err(e) = &stored {
         tracing::warn!("backtest not stored: {e}");
     }
-    Ok(BacktestOutcome { spec, report, pine: pine_source, diagnostics, stored })
+    Ok(BacktestOutcome { spec, report, out_of_sample: None, pine: pine_source, diagnostics, stored })
 }
 
 fn store(
@@ -232,9 +234,12 @@ impl BacktestPanel {
                 egui::vec2(left_width, height),
                 egui::Layout::top_down(egui::Align::Min),
                 |ui| {
-                    metrics_ui(ui, report);
+                    match &outcome.out_of_sample {
+                        Some(oos) => metrics_side_by_side_ui(ui, report, oos),
+                        None => metrics_ui(ui, report),
+                    }
                     let rest = (ui.available_height() - 28.0).max(100.0);
-                    curves_ui(ui, report, rest * 0.6, rest * 0.4);
+                    curves_ui(ui, report, outcome.out_of_sample.as_ref(), rest * 0.6, rest * 0.4);
                 },
             );
             ui.separator();
@@ -339,16 +344,62 @@ fn metrics_ui(ui: &mut egui::Ui, report: &BacktestReport) {
     });
 }
 
-fn curves_ui(ui: &mut egui::Ui, report: &BacktestReport, equity_height: f32, drawdown_height: f32) {
-    let start = report.range.start;
-    let equity: Vec<[f64; 2]> = report.equity.iter().enumerate().map(|(k, e)| [(start + k) as f64, *e]).collect();
-    let drawdown: Vec<[f64; 2]> =
-        report.drawdown_pct().iter().enumerate().map(|(k, d)| [(start + k) as f64, -*d]).collect();
+/// In-sample and out-of-sample metrics in two columns.
+fn metrics_side_by_side_ui(ui: &mut egui::Ui, is: &BacktestReport, oos: &BacktestReport) {
+    type Cell = fn(&crate::backtest::Metrics) -> String;
+    let rows: [(&str, Cell); 10] = [
+        ("Net profit", |m| format!("{:.2}", m.net_profit)),
+        ("Return", |m| format!("{:.2} %", m.return_pct)),
+        ("Buy & hold", |m| format!("{:.2} %", m.buy_and_hold_return_pct)),
+        ("Max drawdown", |m| format!("{:.2} %", m.max_drawdown_pct)),
+        ("Sharpe", |m| format!("{:.2}", m.sharpe)),
+        ("Sortino", |m| format!("{:.2}", m.sortino)),
+        ("Profit factor", |m| format!("{:.2}", m.profit_factor)),
+        ("Win rate", |m| format!("{:.1} %", m.win_rate_pct)),
+        ("Exposure", |m| format!("{:.1} %", m.exposure_pct)),
+        ("Trades", |m| m.trades.to_string()),
+    ];
+    egui::Grid::new("metrics_is_oos").num_columns(3).striped(true).show(ui, |ui| {
+        ui.weak("");
+        ui.strong(format!("In-sample ({} bars)", is.range.len()));
+        ui.strong(format!("Out-of-sample ({} bars)", oos.range.len()));
+        ui.end_row();
+        for (name, cell) in rows {
+            ui.weak(name);
+            ui.label(cell(&is.metrics));
+            ui.label(cell(&oos.metrics));
+            ui.end_row();
+        }
+    });
+}
+
+/// Equity and drawdown over the report's bars; an out-of-sample run continues on its own bars beside it.
+fn curves_ui(
+    ui: &mut egui::Ui,
+    report: &BacktestReport,
+    out_of_sample: Option<&BacktestReport>,
+    equity_height: f32,
+    drawdown_height: f32,
+) {
+    let equity = |r: &BacktestReport| -> Vec<[f64; 2]> {
+        r.equity.iter().enumerate().map(|(k, e)| [(r.range.start + k) as f64, *e]).collect()
+    };
+    let drawdown = |r: &BacktestReport| -> Vec<[f64; 2]> {
+        r.drawdown_pct().iter().enumerate().map(|(k, d)| [(r.range.start + k) as f64, -*d]).collect()
+    };
     let link = egui::Id::unique("backtest_curves");
+    let is_name = if out_of_sample.is_some() { "in-sample" } else { "equity" };
     Plot::new("equity_plot").height(equity_height - 4.0).link_axis(link, [true, false]).show(ui, |plot_ui| {
-        plot_ui.line(Line::new("equity", equity).color(crate::gui::theme::BULLISH));
+        plot_ui.line(Line::new(is_name, equity(report)).color(crate::gui::theme::BULLISH));
+        if let Some(oos) = out_of_sample {
+            plot_ui.line(Line::new("out-of-sample", equity(oos)).color(crate::gui::theme::WARNING));
+        }
     });
     Plot::new("drawdown_plot").height(drawdown_height - 4.0).link_axis(link, [true, false]).show(ui, |plot_ui| {
-        plot_ui.line(Line::new("drawdown %", drawdown).color(crate::gui::theme::BEARISH).fill(0.0));
+        plot_ui.line(Line::new("drawdown %", drawdown(report)).color(crate::gui::theme::BEARISH).fill(0.0));
+        if let Some(oos) = out_of_sample {
+            plot_ui
+                .line(Line::new("out-of-sample drawdown %", drawdown(oos)).color(crate::gui::theme::WARNING).fill(0.0));
+        }
     });
 }
