@@ -239,7 +239,12 @@ impl AnalysisPanel {
                     reading_card(ui, &r);
                     findings_ui(ui, &r, actions);
                     strategy_ui(ui, &r);
-                    metrics_side_by_side(ui, &r);
+                    ui.add_space(4.0);
+                    crate::gui::panels::backtest::metrics_side_by_side_ui(
+                        ui,
+                        &r.in_sample.report,
+                        r.out_of_sample.as_ref().map(|p| &p.report),
+                    );
                 });
                 ui.separator();
                 ui.vertical(|ui| {
@@ -457,37 +462,5 @@ fn strategy_ui(ui: &mut egui::Ui, r: &AnalysisResult) {
             });
         }
         ui.weak("Edit its parameters and re-run it in the Backtest panel; copy its Pine Script from the Pine panel.");
-    });
-}
-
-fn metrics_side_by_side(ui: &mut egui::Ui, r: &AnalysisResult) {
-    let is = &r.in_sample.report.metrics;
-    let oos = r.out_of_sample.as_ref().map(|p| &p.report.metrics);
-    let row = |name: &str, f: &dyn Fn(&crate::backtest::Metrics) -> String| {
-        (name.to_string(), f(is), oos.map_or_else(|| "-".to_string(), f))
-    };
-    let rows = [
-        row("Trades", &|m| m.trades.to_string()),
-        row("Return", &|m| format!("{:.2} %", m.return_pct)),
-        row("Max drawdown", &|m| format!("{:.2} %", m.max_drawdown_pct)),
-        row("Sharpe", &|m| format!("{:.2}", m.sharpe)),
-        row("Profit factor", &|m| format!("{:.2}", m.profit_factor)),
-        row("Win rate", &|m| format!("{:.1} %", m.win_rate_pct)),
-    ];
-    ui.add_space(4.0);
-    egui::Grid::new("analysis_metrics").num_columns(3).striped(true).show(ui, |ui| {
-        ui.weak("");
-        ui.strong(format!("In-sample ({} bars)", r.in_sample.report.range.len()));
-        ui.strong(match &r.out_of_sample {
-            Some(p) => format!("Out-of-sample ({} bars)", p.report.range.len()),
-            None => "Out-of-sample (none)".to_string(),
-        });
-        ui.end_row();
-        for (name, a, b) in rows {
-            ui.weak(name);
-            ui.label(a);
-            ui.label(b);
-            ui.end_row();
-        }
     });
 }

@@ -235,7 +235,7 @@ impl BacktestPanel {
                 egui::Layout::top_down(egui::Align::Min),
                 |ui| {
                     match &outcome.out_of_sample {
-                        Some(oos) => metrics_side_by_side_ui(ui, report, oos),
+                        Some(oos) => metrics_side_by_side_ui(ui, report, Some(oos)),
                         None => metrics_ui(ui, report),
                     }
                     let rest = (ui.available_height() - 28.0).max(100.0);
@@ -344,8 +344,8 @@ fn metrics_ui(ui: &mut egui::Ui, report: &BacktestReport) {
     });
 }
 
-/// In-sample and out-of-sample metrics in two columns.
-fn metrics_side_by_side_ui(ui: &mut egui::Ui, is: &BacktestReport, oos: &BacktestReport) {
+/// In-sample and out-of-sample metrics in two columns (the second says "none" without an out-of-sample run).
+pub(crate) fn metrics_side_by_side_ui(ui: &mut egui::Ui, is: &BacktestReport, oos: Option<&BacktestReport>) {
     type Cell = fn(&crate::backtest::Metrics) -> String;
     let rows: [(&str, Cell); 10] = [
         ("Net profit", |m| format!("{:.2}", m.net_profit)),
@@ -362,12 +362,15 @@ fn metrics_side_by_side_ui(ui: &mut egui::Ui, is: &BacktestReport, oos: &Backtes
     egui::Grid::new("metrics_is_oos").num_columns(3).striped(true).show(ui, |ui| {
         ui.weak("");
         ui.strong(format!("In-sample ({} bars)", is.range.len()));
-        ui.strong(format!("Out-of-sample ({} bars)", oos.range.len()));
+        ui.strong(match oos {
+            Some(r) => format!("Out-of-sample ({} bars)", r.range.len()),
+            None => "Out-of-sample (none)".to_string(),
+        });
         ui.end_row();
         for (name, cell) in rows {
             ui.weak(name);
             ui.label(cell(&is.metrics));
-            ui.label(cell(&oos.metrics));
+            ui.label(oos.map_or_else(|| "-".to_string(), |r| cell(&r.metrics)));
             ui.end_row();
         }
     });
