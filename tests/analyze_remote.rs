@@ -68,8 +68,11 @@ fn completion() -> String {
         .expect("rule-based analysis");
     let mut output = rule_based.output.clone();
     output.rationale = format!("remote: {}", output.rationale);
-    json!({"choices": [{"message": {"role": "assistant", "content": serde_json::to_string(&output).unwrap()}}]})
-        .to_string()
+    json!({
+        "choices": [{"message": {"role": "assistant", "content": serde_json::to_string(&output).unwrap()}}],
+        "usage": {"prompt_tokens": 900, "completion_tokens": 321}
+    })
+    .to_string()
 }
 
 fn config(url: &str) -> RemoteConfig {
@@ -89,6 +92,7 @@ fn a_remote_answer_is_accepted_and_the_key_stays_in_the_header() {
     assert_eq!(result.analyst, id);
     assert!(result.fallbacks.is_empty(), "{:?}", result.fallbacks);
     assert!(result.output.rationale.starts_with("remote: "));
+    assert_eq!(result.tokens, 321, "the endpoint's usage.completion_tokens");
     assert_eq!(count.load(Ordering::SeqCst), 1);
     let seen = seen.lock().unwrap();
     let body = &seen.bodies[0];

@@ -87,8 +87,8 @@ impl RemoteAnalyst {
         })
     }
 
-    /// One attempt: `Ok(content)`, or the error and whether a retry may help.
-    async fn attempt(&self, body: &Value) -> Result<String, (String, bool)> {
+    /// One attempt: `Ok((content, completion tokens))`, or the error and whether a retry may help.
+    async fn attempt(&self, body: &Value) -> Result<(String, usize), (String, bool)> {
         let url = format!("{}/chat/completions", self.config.base_url);
         let mut request = self.client.post(&url).json(body);
         if let Some(var) = &self.config.api_key_env {
@@ -107,9 +107,10 @@ impl RemoteAnalyst {
         }
         let value: Value =
             serde_json::from_str(&text).map_err(|e| (format!("{url}: the answer is not JSON: {e}"), false))?;
+        let tokens = value["usage"]["completion_tokens"].as_u64().and_then(|t| usize::try_from(t).ok()).unwrap_or(0);
         value["choices"][0]["message"]["content"]
             .as_str()
-            .map(str::to_string)
+            .map(|content| (content.to_string(), tokens))
             .ok_or_else(|| (format!("{url}: no choices[0].message.content in the answer"), false))
     }
 }
@@ -122,7 +123,7 @@ impl super::Analyst for RemoteAnalyst {
     fn propose(&self, job: &AnalystJob<'_>) -> Result<Proposal, AnalystFailure> {
         let body = self.request_body(job);
         let max = Duration::from_secs(8);
-        let content = self.runtime.block_on(async {
+        let (content, tokens) = self.runtime.block_on(async {
             let mut attempt = 0;
             loop {
                 let call = self.attempt(&body);
@@ -157,6 +158,6 @@ impl super::Analyst for RemoteAnalyst {
         let mut output: AnalystOutput = serde_json::from_str(&content)
             .map_err(|e| AnalystFailure::Failed(format!("the answer is not a strategy: {e}")))?;
         output.prune_indicators();
-        Ok(Proposal { output, raw: content, tokens: 0 })
+        Ok(Proposal { output, raw: content, tokens })
     }
 }
