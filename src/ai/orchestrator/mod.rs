@@ -208,8 +208,8 @@ pub struct AnalystJob<'a> {
     pub context: &'a AnalystContext,
     /// The miner's statistics of the in-sample bars.
     pub mining: Option<&'a MiningReport>,
-    /// Last close and ATR.
-    pub market: rules::MarketNumbers,
+    /// Last close, pip size and ATR(14) at the last visible bar (what the guardrails measure with too).
+    pub market: MarketContext,
     /// Instrument.
     pub symbol: &'a str,
     /// Bar size name.
@@ -265,7 +265,7 @@ impl Analyst for RuleAnalyst {
     }
 
     fn propose(&self, job: &AnalystJob<'_>) -> Result<Proposal, AnalystFailure> {
-        let output = rules::propose(job.context, job.mining, job.market, job.symbol, job.timeframe);
+        let output = rules::propose(job.context, job.mining, &job.market, job.symbol, job.timeframe);
         let raw = serde_json::to_string_pretty(&output).map_err(|e| AnalystFailure::Failed(e.to_string()))?;
         Ok(Proposal { output, raw, tokens: 0 })
     }
@@ -765,11 +765,7 @@ impl Orchestrator {
                     findings_source = format!("vision model ({})", engine.info().model_type);
                 }
                 Err(AnalystFailure::Cancelled) => return Err(AnalysisError::Cancelled),
-                Err(AnalystFailure::Failed(reason)) => {
-                    tracing::warn!(%reason, "the vision model's reading failed; the pattern engine's stands");
-                    events(AnalysisEvent::Fallback { analyst: id.clone(), reason: reason.clone() });
-                    fallbacks.push(Fallback { analyst: id, reason });
-                }
+                Err(AnalystFailure::Failed(reason)) => record_fallback(events, &mut fallbacks, &id, reason),
             }
         }
         let first_finding_secs = started.elapsed().as_secs_f64();
@@ -795,30 +791,25 @@ impl Orchestrator {
         let prompt = [AnalystContext::system_prompt().to_string(), context.user_prompt()];
         let atr = patterns::atr(&shown).last().copied().unwrap_or(f64::NAN);
         let last_close = shown.close().last().copied().unwrap_or(f64::NAN);
-        let numbers = rules::MarketNumbers { price: last_close, atr };
+        let market_now = MarketContext { price: last_close, pip_size: market.pip_size, atr: Some(atr) };
 
         // 4.–5. Analysts in order until one passes every check.
         stage(Stage::Analyst)?;
         let job = AnalystJob {
             context: &context,
             mining: mining.as_ref(),
-            market: numbers,
+            market: market_now,
             symbol: &request.symbol,
             timeframe: &timeframe,
             seed: request.seed,
             cancel,
             events,
         };
-        let guard_market = MarketContext { price: last_close, pip_size: market.pip_size, atr: Some(atr) };
         let mut accepted = None;
         let mut pine_stage_reported = false;
         for link in &self.chain.links {
             let id = link.analyst.id();
-            let fall = |reason: String, fallbacks: &mut Vec<Fallback>| {
-                tracing::warn!(analyst = %id, %reason, "analyst failed; trying the next one");
-                events(AnalysisEvent::Fallback { analyst: id.clone(), reason: reason.clone() });
-                fallbacks.push(Fallback { analyst: id.clone(), reason });
-            };
+            let fall = |reason: String, fallbacks: &mut Vec<Fallback>| record_fallback(events, fallbacks, &id, reason);
             if let Err(wait) = link.breaker.allow() {
                 fall(format!("skipped: failed repeatedly, retried in {:.0} s", wait.as_secs_f64()), &mut fallbacks);
                 continue;
@@ -840,7 +831,7 @@ impl Orchestrator {
                 .output
                 .validate()
                 .and_then(|()| {
-                    check_guardrails(&proposal.output.strategy, &request.policy.guardrails, &guard_market)
+                    check_guardrails(&proposal.output.strategy, &request.policy.guardrails, &job.market)
                         .map_err(|e| format!("guardrail: {e}"))
                 })
                 .and_then(|()| pine_for(&proposal.output));
@@ -905,6 +896,18 @@ impl Orchestrator {
             visible,
         })
     }
+}
+
+/// Logs, reports and keeps one fallback: `analyst` failed for `reason` and the next one takes over.
+fn record_fallback(
+    events: &(dyn Fn(AnalysisEvent) + Sync),
+    fallbacks: &mut Vec<Fallback>,
+    analyst: &str,
+    reason: String,
+) {
+    tracing::warn!(%analyst, %reason, "failed; the next analyst (or the pattern engine's reading) takes over");
+    events(AnalysisEvent::Fallback { analyst: analyst.to_string(), reason: reason.clone() });
+    fallbacks.push(Fallback { analyst: analyst.to_string(), reason });
 }
 
 /// Most in-sample bars the miner reads (the latest ones): its statistics stay quick on long histories.

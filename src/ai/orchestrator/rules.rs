@@ -8,7 +8,7 @@ use super::context::{AnalystContext, AnalystOutput};
 use crate::{
     indicators::Source,
     patterns::miner::{MiningReport, PatternStats},
-    strategy::{Condition, Costs, IndicatorDef, IndicatorKind, Level, Operand, Sizing, StrategySpec},
+    strategy::{Condition, Costs, IndicatorDef, IndicatorKind, Level, MarketContext, Operand, Sizing, StrategySpec},
 };
 
 /// The strategy families the rule-based analyst chooses from.
@@ -63,15 +63,6 @@ pub fn choose_family(pattern: &str, trend: &str) -> Family {
     }
 }
 
-/// What the rule-based analyst needs besides the context.
-#[derive(Debug, Clone, Copy)]
-pub struct MarketNumbers {
-    /// The last visible close.
-    pub price: f64,
-    /// ATR(14) at the last visible bar (NaN when unknown).
-    pub atr: f64,
-}
-
 fn series(name: &str) -> Operand {
     Operand::Series(name.into())
 }
@@ -116,7 +107,7 @@ pub fn confidence(reading_confidence: f64, stats: Option<&PatternStats>) -> f64 
 pub fn propose(
     ctx: &AnalystContext,
     mining: Option<&MiningReport>,
-    market: MarketNumbers,
+    market: &MarketContext,
     symbol: &str,
     timeframe: &str,
 ) -> AnalystOutput {
@@ -213,7 +204,7 @@ pub fn propose(
     if let Some(max) = policy.guardrails.max_risk_percent {
         risk_percent = risk_percent.min(max);
     }
-    let stop_distance = market.atr * stop_mult;
+    let stop_distance = market.atr.unwrap_or(f64::NAN) * stop_mult;
     if let Some(max_leverage) = policy.guardrails.max_leverage
         && stop_distance.is_finite()
         && stop_distance > 0.0
