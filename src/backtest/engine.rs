@@ -8,7 +8,7 @@ use std::{ops::Range, sync::Arc};
 use super::{
     BacktestError,
     fills::{BarPath, LevelHit, resolve_levels},
-    metrics::{self, Metrics, MetricsInput, TradeStats},
+    metrics::{self, CURVE_CHUNK, EquityStats, MarketStats, Metrics, TradeStats},
     signals::{SeriesCache, Signal, Signals},
 };
 use crate::{
@@ -271,25 +271,12 @@ pub fn run_range_with(
     range: Range<usize>,
     bookkeeping: Bookkeeping,
 ) -> Result<BacktestReport, BacktestError> {
-    run_range_on(spec, cache, market, range, bookkeeping, true)
-}
-
-/// [`run_range_with`]; with `spare_thread` the run may use a second thread for the parts that do not depend on
-/// each other (a sweep, whose threads keep every core busy, runs without).
-pub(crate) fn run_range_on(
-    spec: &StrategySpec,
-    cache: &SeriesCache,
-    market: MarketSpec,
-    range: Range<usize>,
-    bookkeeping: Bookkeeping,
-    spare_thread: bool,
-) -> Result<BacktestReport, BacktestError> {
     let bars = cache.bars().clone();
     let valid = range.start < range.end && range.end <= bars.len();
     std::thread::scope(|scope| {
         // The statistics' market data (a logarithm per bar) is the same for every run on this range: when it is
         // not cached yet, a second thread computes it while the indicators, the signals and the engine run.
-        if valid && spare_thread && !cache.has_market_stats(&range) {
+        if valid && !cache.has_market_stats(&range) {
             // Without the thread, `finish` computes it.
             let _ = std::thread::Builder::new()
                 .name("aio-market-stats".into())
@@ -300,10 +287,83 @@ pub(crate) fn run_range_on(
         if !valid {
             return Err(BacktestError::NoBars);
         }
-        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping);
+        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, Curve::stored(range.len()));
         engine.run(&signals);
-        Ok(engine.finish(cache, spare_thread))
+        Ok(engine.finish(cache))
     })
+}
+
+/// The statistics of a run, without its equity curve or trade list (a sweep's run): the curve is folded into the
+/// statistics as the engine produces it ([`EquityStats`]) and never stored, and the trades' excursions (MAE,
+/// MFE) are not tracked. The same [`Metrics`] as [`run_range_with`]'s, bit for bit.
+pub(crate) fn metrics_of_range(
+    spec: &StrategySpec,
+    cache: &SeriesCache,
+    market: MarketSpec,
+    range: Range<usize>,
+    bookkeeping: Bookkeeping,
+) -> Result<Metrics, BacktestError> {
+    let bars = cache.bars().clone();
+    let valid = range.start < range.end && range.end <= bars.len();
+    let signals = Signals::compile(spec, cache, market.pip_size, if valid { range.clone() } else { 0..0 })?;
+    if !valid {
+        return Err(BacktestError::NoBars);
+    }
+    let market_stats = cache.market_stats(range.clone());
+    let folded = Curve::folded(EquityStats::new(&market_stats, &bars.ts_nanos()[range.clone()]));
+    let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, folded);
+    engine.run(&signals);
+    if let Some(metrics) = engine.finish_folded(&market_stats) {
+        return Ok(metrics);
+    }
+    // The equity left the positive numbers (a blown account): its drawdowns need the whole curve.
+    let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, Curve::stored(range.len()));
+    engine.run(&signals);
+    Ok(engine.finish(cache).metrics)
+}
+
+/// Where the engine's equity goes: a stored curve, or a fold of it through a short buffer.
+enum Curve<'a> {
+    /// Every bar's equity, for the report.
+    Stored(Vec<f64>),
+    /// Folded into the statistics [`CURVE_CHUNK`] bars at a time.
+    Folded { buffer: Vec<f64>, stats: EquityStats<'a> },
+}
+
+impl<'a> Curve<'a> {
+    fn stored(bars: usize) -> Self {
+        Self::Stored(Vec::with_capacity(bars))
+    }
+
+    fn folded(stats: EquityStats<'a>) -> Self {
+        Self::Folded { buffer: Vec::with_capacity(CURVE_CHUNK), stats }
+    }
+
+    #[inline]
+    fn push(&mut self, equity: f64) {
+        match self {
+            Self::Stored(curve) => curve.push(equity),
+            Self::Folded { buffer, stats } => {
+                buffer.push(equity);
+                if buffer.len() >= CURVE_CHUNK {
+                    stats.push_run(buffer);
+                    buffer.clear();
+                }
+            }
+        }
+    }
+
+    /// `count` bars at `equity`.
+    fn push_flat(&mut self, equity: f64, count: usize) {
+        match self {
+            Self::Stored(curve) => curve.extend(std::iter::repeat_n(equity, count)),
+            Self::Folded { buffer, stats } => {
+                stats.push_run(buffer);
+                buffer.clear();
+                stats.push_flat(equity, count);
+            }
+        }
+    }
 }
 
 struct Engine<'a> {
@@ -315,7 +375,9 @@ struct Engine<'a> {
     position: Option<Position>,
     pending: Option<Pending>,
     trades: Vec<Trade>,
-    equity: Vec<f64>,
+    curve: Curve<'a>,
+    /// Whether positions track their worst and best prices (for the trades' MAE and MFE).
+    excursions: bool,
     range: Range<usize>,
     bookkeeping: Bookkeeping,
     /// Every commission paid so far.
@@ -331,9 +393,11 @@ impl<'a> Engine<'a> {
         market: MarketSpec,
         range: Range<usize>,
         bookkeeping: Bookkeeping,
+        curve: Curve<'a>,
     ) -> Self {
-        let traded = range.len();
         Self {
+            excursions: matches!(curve, Curve::Stored(_)),
+            curve,
             range,
             bookkeeping,
             commission_paid: 0.0,
@@ -346,7 +410,6 @@ impl<'a> Engine<'a> {
             position: None,
             pending: None,
             trades: Vec::new(),
-            equity: Vec::with_capacity(traded),
         }
     }
 
@@ -444,17 +507,23 @@ impl<'a> Engine<'a> {
         let cash = self.cash;
         let Some(p) = self.position.as_mut() else {
             let equity = (cash + 0.0) + deferred;
-            self.equity.extend(std::iter::repeat_n(equity, next_signal - from));
+            self.curve.push_flat(equity, next_signal - from);
             return next_signal;
         };
         let long = p.side == Side::Long;
+        let curve = &mut self.curve;
         if p.stop.is_none() && p.target.is_none() {
             let bars = from..next_signal;
-            let prices = low[bars.clone()].iter().zip(&high[bars.clone()]).zip(&close[bars]);
-            self.equity.extend(prices.map(|((&low, &high), &close)| {
-                p.see(low, high);
-                (cash + p.open_pnl(close)) + deferred
-            }));
+            if self.excursions {
+                for ((&low, &high), &close) in low[bars.clone()].iter().zip(&high[bars.clone()]).zip(&close[bars]) {
+                    p.see(low, high);
+                    curve.push((cash + p.open_pnl(close)) + deferred);
+                }
+            } else {
+                for &close in &close[bars] {
+                    curve.push((cash + p.open_pnl(close)) + deferred);
+                }
+            }
             return next_signal;
         }
         for i in from..next_signal {
@@ -463,7 +532,7 @@ impl<'a> Engine<'a> {
                 return i;
             }
             p.see(low[i], high[i]);
-            self.equity.push((cash + p.open_pnl(close[i])) + deferred);
+            curve.push((cash + p.open_pnl(close[i])) + deferred);
         }
         next_signal
     }
@@ -513,7 +582,7 @@ impl<'a> Engine<'a> {
             }
         }
         let equity = self.equity_at(close) + self.deferred_commission;
-        self.equity.push(equity);
+        self.curve.push(equity);
     }
 
     fn decide(&self, i: usize, close: f64, signals: &Signals) -> Option<Pending> {
@@ -544,7 +613,8 @@ impl<'a> Engine<'a> {
         (close_now || entry.is_some()).then_some(Pending { close: close_now, entry })
     }
 
-    fn finish(self, cache: &SeriesCache, spare_thread: bool) -> BacktestReport {
+    /// The report of a run with a stored curve (the metrics of a folded one: [`Self::finish_folded`]).
+    fn finish(self, cache: &SeriesCache) -> BacktestReport {
         let bars = self.bars.clone();
         let range = self.range.clone();
         let last = range.end - 1;
@@ -553,19 +623,25 @@ impl<'a> Engine<'a> {
         let open_trade = self.position.as_ref().map(|p| p.to_trade(ts, last, close, 0.0, ExitReason::Open));
         let stats: Vec<TradeStats> = self.trades.iter().map(|t| trade_stats(t, range.start)).collect();
         let market = cache.market_stats(range.clone());
-        let metrics = metrics::compute_on(
-            &MetricsInput {
-                ts_nanos: &ts[range.clone()],
-                close: &bars.close()[range.clone()],
-                equity: &self.equity,
-                trades: &stats,
-                open_trade_entry_bar: open_trade.as_ref().map(|t| t.entry_bar - range.start),
-                initial_capital: self.spec.initial_capital,
-            },
-            &market,
-            spare_thread,
-        );
-        BacktestReport { trades: self.trades, open_trade, equity: self.equity, bars, range, metrics }
+        let equity = match self.curve {
+            Curve::Stored(curve) => curve,
+            // Not built by the engine's callers; its buffer is only the curve's tail.
+            Curve::Folded { buffer, .. } => buffer,
+        };
+        let figures = metrics::curve_figures(&equity, &ts[range.clone()], &market);
+        // A whole curve's figures always have their drawdowns.
+        let metrics = metrics::compute_from(figures, &stats, &market, self.spec.initial_capital).unwrap_or_default();
+        BacktestReport { trades: self.trades, open_trade, equity, bars, range, metrics }
+    }
+
+    /// The metrics of a run with a folded curve; `None` when the curve left the positive numbers (its drawdowns
+    /// then need the whole curve).
+    fn finish_folded(self, market: &MarketStats) -> Option<Metrics> {
+        let Curve::Folded { buffer, mut stats } = self.curve else { return None };
+        stats.push_run(&buffer);
+        let figures = stats.finish(None);
+        let trades: Vec<TradeStats> = self.trades.iter().map(|t| trade_stats(t, self.range.start)).collect();
+        metrics::compute_from(figures, &trades, market, self.spec.initial_capital)
     }
 }
 
@@ -591,6 +667,7 @@ mod tests {
     use crate::domain::Bar;
 
     const MARKET: MarketSpec = MarketSpec { tick_size: 0.01, pip_size: 0.1 };
+    const MARKET_EURUSD: MarketSpec = MarketSpec { tick_size: 0.00001, pip_size: 0.0001 };
     const HOUR: i64 = 3_600_000_000_000;
 
     /// Bars from (open, high, low, close) rows, one hour apart.
@@ -704,6 +781,65 @@ mod tests {
         assert_eq!((open.side, open.entry_bar, open.entry_price), (Side::Short, 2, 99.4));
         // Signal on the last bar is never filled: no next open.
         assert!((report.equity[3] - (10000.0 + 10.0 * (99.4 - 100.6) + 10.0 * (99.4 - 100.8))).abs() < 1e-9);
+    }
+
+    /// `n` M1 bars of a random walk around 1.1 (a pseudo-random generator seeded with `seed`).
+    fn walk(n: usize, seed: u64) -> Arc<Bars> {
+        let mut state = seed;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+        };
+        let mut price = 1.1;
+        let list: Vec<Bar> = (0..n)
+            .map(|i| {
+                let open = price;
+                let close = open + next() * 0.002;
+                price = close;
+                let (high, low) = (open.max(close) + (next() + 0.5) * 0.0008, open.min(close) - (next() + 0.5) * 0.0008);
+                Bar::new(i as i64 * 60_000_000_000, open, high, low, close, 1.0)
+            })
+            .collect();
+        Arc::new(Bars::from_bars(&list).expect("valid bars"))
+    }
+
+    #[test]
+    fn a_folded_curve_gives_the_metrics_of_the_stored_curve_bit_for_bit() {
+        let bars = walk(30_000, 17);
+        let cache = SeriesCache::new(bars);
+        let cross = r#""indicators": [{"id": "f", "kind": "sma", "length": 7}, {"id": "s", "kind": "ema", "length": 30}],
+            "long_entry": {"crosses_above": ["f", "s"]}, "long_exit": {"crosses_below": ["f", "s"]}"#;
+        let specs = [
+            // Long only, flat half the time.
+            format!(r#"{{"version": 1, "name": "a", {cross}, "position": {{"units": 10000}}, "initial_capital": 100000}}"#),
+            // Always in the market, stops and targets, costs, orders on close.
+            format!(
+                r#"{{"version": 1, "name": "b", {cross}, "short_entry": {{"crosses_below": ["f", "s"]}},
+                "stop_loss": {{"pips": 12}}, "take_profit": {{"pips": 20}}, "position": {{"percent_of_equity": 50}},
+                "costs": {{"commission_percent": 0.01, "spread_pips": 0.5, "slippage_ticks": 1}},
+                "process_orders_on_close": true, "initial_capital": 100000}}"#
+            ),
+            // Leverage that blows the account: the equity goes below zero, the folded run falls back.
+            format!(
+                r#"{{"version": 1, "name": "c", {cross}, "short_entry": {{"crosses_below": ["f", "s"]}},
+                "position": {{"units": 50000000}}, "initial_capital": 1000}}"#
+            ),
+        ];
+        for (k, text) in specs.iter().enumerate() {
+            let spec = StrategySpec::from_json(text).expect("spec");
+            for range in [0..30_000, 1_000..17_001, 29_990..30_000] {
+                for bookkeeping in [Bookkeeping::TradingView, Bookkeeping::BacktestingPy] {
+                    let stored = run_range_with(&spec, &cache, MARKET_EURUSD, range.clone(), bookkeeping).expect("run");
+                    let folded =
+                        metrics_of_range(&spec, &cache, MARKET_EURUSD, range.clone(), bookkeeping).expect("metrics");
+                    let json = |m: &Metrics| serde_json::to_string(m).expect("json");
+                    assert_eq!(json(&folded), json(&stored.metrics), "spec {k}, bars {range:?}, {bookkeeping:?}");
+                    if k == 2 && range.len() == 30_000 {
+                        assert!(stored.equity.iter().any(|&e| e <= 0.0), "spec c blows the account");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

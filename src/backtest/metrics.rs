@@ -164,6 +164,13 @@ pub mod nan_as_null {
     }
 }
 
+mod stream;
+
+pub(crate) use stream::{EquityFigures, EquityStats};
+
+/// Independent partial sums of the covariance, so that the divisions and series of neighbouring bars overlap.
+const LANES: usize = 8;
+
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SEC;
 
@@ -261,19 +268,18 @@ impl MarketStats {
         self.log_returns.get(self.log_offset..self.log_offset + self.bars.saturating_sub(1)).unwrap_or_default()
     }
 
-    /// `equity.resample(freq).last().dropna().pct_change().dropna()`: returns between the last equities of
-    /// consecutive calendar periods with bars.
-    fn period_returns(&self, equity: &[f64]) -> Vec<f64> {
+    /// `equity.resample(freq).last().dropna()`: the last equity of each calendar period that is not NaN (a period
+    /// of NaNs only is dropped).
+    fn period_closes(&self, equity: &[f64]) -> Vec<f64> {
         let mut last = Vec::with_capacity(self.period_ends.len());
         let mut start = 0;
         for &end in &self.period_ends {
-            // The period's last equity that is not NaN; a period of NaNs only is dropped.
             if let Some(&e) = equity.get(start..end).and_then(|run| run.iter().rev().find(|e| !e.is_nan())) {
                 last.push(e);
             }
             start = end;
         }
-        last.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+        last
     }
 }
 
@@ -287,18 +293,8 @@ pub fn compute(input: &MetricsInput) -> Metrics {
 /// [`compute`] with the market data of `input`'s bars already at hand (computed anew when `market` covers a
 /// different number of bars).
 pub fn compute_with(input: &MetricsInput, market: &MarketStats) -> Metrics {
-    compute_on(input, market, false)
-}
-
-/// Bars from which [`compute_on`] with `spare_thread` computes the equity's log returns on a second thread.
-const SPARE_THREAD_MIN_BARS: usize = 100_000;
-
-/// [`compute_with`]; with `spare_thread`, the drawdowns and the equity's log returns (the two passes over the
-/// equity) are computed at the same time on two threads for long curves.
-pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_thread: bool) -> Metrics {
     let n = input.ts_nanos.len().min(input.close.len()).min(input.equity.len());
     let ts = &input.ts_nanos[..n];
-    let equity = &input.equity[..n];
     let fresh;
     let market = if market.len() == n {
         market
@@ -306,23 +302,39 @@ pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_threa
         fresh = MarketStats::new(ts, &input.close[..n]);
         &fresh
     };
-    let trades = input.trades;
-    let nan = f64::NAN;
+    let figures = curve_figures(&input.equity[..n], ts, market);
+    // Given the whole curve, the figures always have their drawdowns.
+    compute_from(figures, input.trades, market, input.initial_capital).unwrap_or_default()
+}
 
-    let first_equity = equity.first().copied().unwrap_or(nan);
-    let final_equity = equity.last().copied().unwrap_or(nan);
-    let covariance = || equity_market_covariance(equity, market).0;
-    let (dd, equity_market_cov) = if spare_thread && n >= SPARE_THREAD_MIN_BARS {
-        std::thread::scope(|scope| {
-            let cov = std::thread::Builder::new().spawn_scoped(scope, covariance);
-            let dd = drawdowns(equity, ts);
-            // A thread that could not start (or failed) leaves the work to this one.
-            let cov = cov.ok().and_then(|h| h.join().ok()).unwrap_or_else(covariance);
-            (dd, cov)
-        })
-    } else {
-        (drawdowns(equity, ts), covariance())
-    };
+/// Bars an [`EquityStats`] takes at a time from a stored curve: the pieces stay in the cache between the
+/// drawdown walk and the covariance.
+pub(crate) const CURVE_CHUNK: usize = 4096;
+
+/// The [`EquityFigures`] of a whole curve (its drawdowns always present).
+pub(crate) fn curve_figures(equity: &[f64], ts: &[i64], market: &MarketStats) -> EquityFigures {
+    let mut stats = EquityStats::new(market, ts);
+    for piece in equity.chunks(CURVE_CHUNK) {
+        stats.push_run(piece);
+    }
+    stats.finish(Some(equity))
+}
+
+/// The statistics from an equity curve's figures, the closed trades and the market data of the same bars;
+/// `None` when the figures lack the drawdowns (a streamed curve that was not positive throughout).
+pub(crate) fn compute_from(
+    figures: EquityFigures,
+    trades: &[TradeStats],
+    market: &MarketStats,
+    initial_capital: f64,
+) -> Option<Metrics> {
+    let n = figures.bars;
+    let nan = f64::NAN;
+    let first_equity = figures.first;
+    let final_equity = figures.last;
+    let equity_market_cov = figures.covariance;
+    let dd = figures.drawdowns?;
+    let period_closes = figures.period_last?;
     let equity_peak = if n == 0 { nan } else { dd.equity_peak };
     let max_dd = if dd.max.is_nan() { 0.0 } else { dd.max }; // np.nan_to_num(dd.max())
     let resolution = market.resolution_nanos;
@@ -342,7 +354,7 @@ pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_threa
 
     // Period returns, annualisation.
     let annual_days = market.periods_per_year;
-    let day_returns = market.period_returns(equity);
+    let day_returns: Vec<f64> = period_closes.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
     let g = geometric_mean(&day_returns);
     let annualized_return = (1.0 + g).powf(annual_days) - 1.0;
     let return_ann_pct = annualized_return * 100.0;
@@ -384,8 +396,8 @@ pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_threa
     let losers: Vec<f64> = pl.iter().copied().filter(|&p| p < 0.0).collect();
     let kelly = win_rate - (1.0 - win_rate) / (mean(&winners) / -mean(&losers));
 
-    Metrics {
-        net_profit: final_equity - input.initial_capital,
+    Some(Metrics {
+        net_profit: final_equity - initial_capital,
         return_pct,
         buy_and_hold_return_pct,
         return_ann_pct,
@@ -416,7 +428,7 @@ pub(crate) fn compute_on(input: &MetricsInput, market: &MarketStats, spare_threa
         beta,
         max_trade_duration_secs,
         avg_trade_duration_secs,
-    }
+    })
 }
 
 /// Bars from some closed trade's entry bar to its exit bar (inclusive), each counted once, below `n`.
@@ -438,86 +450,16 @@ fn bars_in_trades(trades: &[TradeStats], n: usize) -> usize {
     covered
 }
 
-/// The sample covariance (ddof 1) of the equity's per-bar log returns, `np.log(equity[1:] / equity[:-1])`, with
-/// the closes' log returns: `np.cov(equity_log_returns, market_log_returns)[0, 1]`. Also returns how many bars
-/// moved the equity.
-///
-/// `Σ (x − x̄)(y − ȳ) = Σ_{x≠0} x (y − ȳ) − x̄ Σ (y − ȳ)`: the zero returns (a flat position leaves most bars at
-/// exactly 0) contribute only through the second sum, which is the same for every equity curve on these bars
-/// ([`MarketStats`] keeps it). One pass, nothing stored: bars are taken eight at a time, one division and a short
-/// series each (a flat bar gives exactly 0), into eight partial sums; a group with a ratio outside 0.98..1.02 or a
-/// non-finite value goes the general way, bar by bar. The result differs from the dense sum by rounding only.
-/// NaN for fewer than 3 bars.
-fn equity_market_covariance(equity: &[f64], market: &MarketStats) -> (f64, usize) {
-    /// Independent sums, so that the divisions and series of neighbouring bars overlap.
-    const LANES: usize = 8;
-    let market_log = market.market_log();
-    let len = equity.len().saturating_sub(1);
-    let k = len.min(market_log.len());
-    if equity.len() < 3 || k < 2 {
-        return (f64::NAN, 0);
-    }
-    let market_mean = market.log_return_mean;
-    let (mut total, mut products, mut moved) = ([0.0; LANES], [0.0; LANES], 0usize);
-    // One return the general way, with its product (0 past `k`): equal, finite and nonzero neighbours give
-    // exactly 0 without a logarithm.
-    let one = |i: usize| -> (f64, f64) {
-        let (b, a) = (equity[i], equity[i + 1]);
-        if a == b && b != 0.0 && b.is_finite() {
-            return (0.0, 0.0);
-        }
-        let ratio = a / b;
-        let x = if ratio == 1.0 { 0.0 } else { ln_ratio(ratio) };
-        let y = market_log.get(i).filter(|_| i < k).map_or(0.0, |y| y - market_mean);
-        (x, if x != 0.0 { x * y } else { 0.0 })
-    };
-    let mut i = 0;
-    while i + LANES <= k {
-        // ln(a / b) = 2 atanh(s) with s = (a − b) / (a + b): one division, and a − b is exact for close values.
-        let s: [f64; LANES] = std::array::from_fn(|l| {
-            let (b, a) = (equity[i + l], equity[i + l + 1]);
-            (a - b) / (a + b)
-        });
-        // |s| ≤ 0.0099 covers ratios 0.9804 … 1.02, where ln_ratio's series holds too (NaN fails the test).
-        if s.iter().all(|v| v.abs() <= 0.0099) {
-            for l in 0..LANES {
-                let x = atanh_series_doubled(s[l]);
-                total[l] += x;
-                products[l] += x * (market_log[i + l] - market_mean);
-            }
-            moved += s.iter().filter(|v| **v != 0.0).count();
-        } else {
-            for l in 0..LANES {
-                let (x, p) = one(i + l);
-                total[l] += x;
-                products[l] += p;
-                moved += usize::from(x != 0.0);
-            }
-        }
-        i += LANES;
-    }
-    for j in i..len {
-        let (x, p) = one(j);
-        total[0] += x;
-        products[0] += p;
-        moved += usize::from(x != 0.0);
-    }
-    let mean = total.iter().sum::<f64>() / len as f64;
-    let centered_sum = if k == market_log.len() {
-        market.log_return_centered_sum
-    } else {
-        market_log[..k].iter().map(|y| y - market_mean).sum()
-    };
-    ((products.iter().sum::<f64>() - mean * centered_sum) / (k - 1) as f64, moved)
-}
-
-/// The drawdown statistics of an equity curve, from `dd = 1 - equity / np.maximum.accumulate(equity)`.
+/// The drawdown statistics of an equity curve, from `dd = 1 - equity / np.maximum.accumulate(equity)`: a
+/// drawdown spans consecutive bars with dd == 0 (the last bar closes one still open); its duration is the time
+/// between them, its peak the largest dd between them (`compute_drawdown_duration_peaks`).
+#[derive(Debug, Clone)]
 struct Drawdowns {
     /// `max(equity)`, skipping NaN (−inf when empty).
     equity_peak: f64,
     /// `dd.max()`, NaN when every dd is NaN.
     max: f64,
-    /// Durations of the drawdowns in ns, `None` when backtesting.py falls back (see [`drawdowns`]).
+    /// Durations of the drawdowns in ns, `None` when backtesting.py falls back (see [`finish_drawdowns`]).
     durations: Option<Vec<i64>>,
     /// The drawdowns' peak dd values.
     peaks: Vec<f64>,
@@ -525,15 +467,7 @@ struct Drawdowns {
     longest_underwater_bars: usize,
 }
 
-/// One pass over the equity for `compute_drawdown_duration_peaks` and the drawdown figures: a drawdown spans
-/// consecutive bars with dd == 0 (the last bar closes one still open); its duration is the time between them,
-/// its peak the largest dd between them. Without any such drawdown, durations are `None` and the peaks are the
-/// nonzero dd values, as backtesting.py's `dd.replace(0, np.nan)` fallback.
-fn drawdowns(equity: &[f64], ts: &[i64]) -> Drawdowns {
-    positive_drawdowns(equity, ts).unwrap_or_else(|| any_drawdowns(equity, ts))
-}
-
-/// [`drawdowns`] of any equity curve (NaN, zero, negative or infinite values included).
+/// [`Drawdowns`] of any equity curve (NaN, zero, negative or infinite values included).
 fn any_drawdowns(equity: &[f64], ts: &[i64]) -> Drawdowns {
     let nan = f64::NAN;
     let mut equity_peak = f64::NEG_INFINITY;
@@ -578,67 +512,6 @@ fn any_drawdowns(equity: &[f64], ts: &[i64]) -> Drawdowns {
         equity,
         Drawdowns { equity_peak, max, durations: Some(durations), peaks, longest_underwater_bars: longest },
     )
-}
-
-/// [`drawdowns`] of an equity curve with every value positive and finite (`None` for any other curve), bit for bit
-/// the same, faster: dd is then never NaN, 0 exactly where the equity is at its running peak (a new or equal
-/// high), and while the equity is unchanged (a flat position) the same as on the bar before, without a division.
-fn positive_drawdowns(equity: &[f64], ts: &[i64]) -> Option<Drawdowns> {
-    let mut peak = f64::NEG_INFINITY;
-    let mut max = 0.0;
-    let mut longest = 0;
-    let mut last_zero = 0;
-    let mut peak_since_zero = 0.0;
-    let mut durations = Vec::new();
-    let mut peaks = Vec::new();
-    let (mut previous, mut dd) = (f64::NAN, 0.0);
-    for (i, &e) in equity.iter().enumerate() {
-        if !(e > 0.0 && e < f64::INFINITY) {
-            return None;
-        }
-        if e >= peak {
-            // dd = 1 - e / e = 0 ends the bars under water since the last zero.
-            peak = e;
-            dd = 0.0;
-            if i > last_zero + 1 {
-                durations.push(ts[i].saturating_sub(ts[last_zero]));
-                peaks.push(peak_since_zero);
-                longest = longest.max(i - last_zero - 1);
-            }
-            last_zero = i;
-            peak_since_zero = 0.0;
-        } else if e != previous {
-            // Under water: 0 < dd < 1; `nan_max` of values that are not NaN is the larger one.
-            dd = 1.0 - e / peak;
-            if dd > max {
-                max = dd;
-            }
-            if dd > peak_since_zero {
-                peak_since_zero = dd;
-            }
-        }
-        previous = e;
-    }
-    let Some(last) = equity.len().checked_sub(1) else {
-        return Some(Drawdowns {
-            equity_peak: f64::NEG_INFINITY,
-            max: f64::NAN,
-            durations: None,
-            peaks: Vec::new(),
-            longest_underwater_bars: 0,
-        });
-    };
-    if dd != 0.0 {
-        // Under water at the end: the last bar closes the drawdown.
-        longest = longest.max(last - last_zero);
-        if last > last_zero + 1 {
-            durations.push(ts[last].saturating_sub(ts[last_zero]));
-            peaks.push(peak_since_zero);
-        }
-    }
-    let found =
-        Drawdowns { equity_peak: peak, max, durations: Some(durations), peaks, longest_underwater_bars: longest };
-    Some(finish_drawdowns(equity, found))
 }
 
 /// Without any drawdown that ends, backtesting.py falls back to the nonzero dd values as peaks; its duration
@@ -912,7 +785,7 @@ mod tests {
                 })
                 .collect();
             let market = MarketStats::new(&ts, &close);
-            let (sparse, moved) = equity_market_covariance(&equity, &market);
+            let sparse = curve_figures(&equity, &ts, &market).covariance;
             let x: Vec<f64> = equity.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
             let y = market.market_log();
             let (mx, my) = (x.iter().sum::<f64>() / x.len() as f64, market.log_return_mean);
@@ -920,44 +793,78 @@ mod tests {
             // Rounding only: the sum of signed products cancels to ~1e-7 from terms ~1e-9 each, and the two
             // sides add them in different orders (eight partial sums against one), so a few 1e-12 apart.
             assert!((sparse - dense).abs() <= 1e-10 * dense.abs().max(1e-12), "case {case}: {sparse} vs {dense}");
-            assert!(moved < x.len() && moved > 0, "case {case}: flat runs are left out");
         }
         // Too short, and a NaN in the curve.
         let market = MarketStats::new(&[0, 1], &[1.0, 2.0]);
-        assert!(equity_market_covariance(&[1.0, 2.0], &market).0.is_nan());
+        assert!(curve_figures(&[1.0, 2.0], &[0, 1], &market).covariance.is_nan());
         let ts: Vec<i64> = (0..5).collect();
         let market = MarketStats::new(&ts, &[1.0, 1.1, 1.2, 1.1, 1.3]);
-        assert!(equity_market_covariance(&[1.0, f64::NAN, 1.0, 1.0, 2.0], &market).0.is_nan());
+        assert!(curve_figures(&[1.0, f64::NAN, 1.0, 1.0, 2.0], &ts, &market).covariance.is_nan());
+    }
+
+    /// The figures of `equity` fed in random pieces, flat pieces as flat stretches.
+    fn fed_in_pieces(equity: &[f64], ts: &[i64], market: &MarketStats, state: &mut u64) -> EquityFigures {
+        let mut stats = EquityStats::new(market, ts);
+        let mut at = 0;
+        while at < equity.len() {
+            let len = 1 + (unit(state).powi(2) * 40.0) as usize;
+            let piece = &equity[at..(at + len).min(equity.len())];
+            if piece.iter().all(|&e| e.to_bits() == piece[0].to_bits()) && unit(state) < 0.8 {
+                stats.push_flat(piece[0], piece.len());
+            } else {
+                stats.push_run(piece);
+            }
+            at += piece.len();
+        }
+        stats.finish(None)
     }
 
     #[test]
-    fn positive_drawdowns_are_bit_for_bit_those_of_any_curve() {
+    fn a_curve_fed_in_any_pieces_gives_the_figures_of_the_whole_curve_bit_for_bit() {
         let mut state = 3;
-        for case in 0..200 {
-            let n = 1 + case * 7 % 300;
+        for case in 0..300 {
+            let n = 1 + case * 7 % 400;
             let mut equity = Vec::with_capacity(n);
             let mut e = 1000.0;
             for _ in 0..n {
-                // Flat stretches, ties with the peak, rises and falls.
-                match (unit(&mut state) * 4.0) as u32 {
-                    0 => {}
-                    1 => e = equity.iter().copied().fold(e, f64::max),
+                // Flat stretches, ties with the peak, rises and falls, now and then a jump past the series' range.
+                match (unit(&mut state) * 5.0) as u32 {
+                    0 | 1 => {}
+                    2 => e = equity.iter().copied().fold(e, f64::max),
+                    3 if unit(&mut state) < 0.1 => e *= 1.5,
                     _ => e *= 1.0 + (unit(&mut state) - 0.5) * 0.01,
                 }
                 equity.push(e);
             }
-            let ts: Vec<i64> = (0..n as i64).map(|i| i * 60_000_000_000 + (i % 3) * 7).collect();
-            let fast = positive_drawdowns(&equity, &ts).expect("positive");
-            assert_eq!(bits(&fast), bits(&any_drawdowns(&equity, &ts)), "case {case}");
+            // Hourly bars with a few odd gaps: periods (days) end inside pieces and flat stretches.
+            let ts: Vec<i64> = (0..n as i64).map(|i| i * 3_600_000_000_000 + (i % 3) * 7).collect();
+            let close: Vec<f64> = (0..n).map(|_| 1.0 + unit(&mut state) * 0.01).collect();
+            let market = MarketStats::new(&ts, &close);
+            let whole = curve_figures(&equity, &ts, &market);
+            let pieces = fed_in_pieces(&equity, &ts, &market, &mut state);
+            let dd = pieces.drawdowns.as_ref().expect("a positive curve has its drawdowns");
+            assert_eq!(bits(dd), bits(&any_drawdowns(&equity, &ts)), "case {case}");
+            assert_eq!(bits(dd), bits(whole.drawdowns.as_ref().expect("whole")), "case {case}");
+            assert_eq!(pieces.covariance.to_bits(), whole.covariance.to_bits(), "case {case}");
+            assert_eq!(pieces.period_last, Some(market.period_closes(&equity)), "case {case}");
+            assert_eq!((pieces.first, pieces.last, pieces.bars), (equity[0], equity[n - 1], n));
         }
-        assert_eq!(bits(&positive_drawdowns(&[], &[]).expect("empty")), bits(&any_drawdowns(&[], &[])));
-        let flat = [5.0; 10];
+        let market = MarketStats::new(&[], &[]);
+        let empty = EquityStats::new(&market, &[]).finish(None);
+        assert_eq!(bits(empty.drawdowns.as_ref().expect("empty")), bits(&any_drawdowns(&[], &[])));
         let ts: Vec<i64> = (0..10).collect();
-        assert_eq!(bits(&positive_drawdowns(&flat, &ts).expect("flat")), bits(&any_drawdowns(&flat, &ts)));
-        assert!(
-            positive_drawdowns(&[1.0, f64::NAN], &[0, 1]).is_none()
-                && positive_drawdowns(&[1.0, 0.0], &[0, 1]).is_none()
-        );
+        let market = MarketStats::new(&ts, &[1.0; 10]);
+        let flat = fed_in_pieces(&[5.0; 10], &ts, &market, &mut state);
+        assert_eq!(bits(flat.drawdowns.as_ref().expect("flat")), bits(&any_drawdowns(&[5.0; 10], &ts)));
+        // A curve that leaves the positive numbers: streamed, its drawdowns need the whole curve.
+        for bad in [[1.0, f64::NAN, 2.0], [1.0, 0.0, 2.0], [1.0, -1.0, 2.0]] {
+            let market = MarketStats::new(&ts[..3], &[1.0, 1.1, 1.2]);
+            let mut stats = EquityStats::new(&market, &ts[..3]);
+            stats.push_run(&bad);
+            assert!(stats.finish(None).drawdowns.is_none(), "{bad:?}");
+            let whole = curve_figures(&bad, &ts[..3], &market);
+            assert_eq!(bits(whole.drawdowns.as_ref().expect("whole")), bits(&any_drawdowns(&bad, &ts[..3])));
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::{
 
 use serde_json::Value;
 
-use super::{BacktestError, Bookkeeping, MarketSpec, Metrics, SeriesCache, engine::run_range_on};
+use super::{BacktestError, Bookkeeping, MarketSpec, Metrics, SeriesCache, engine::metrics_of_range};
 use crate::strategy::StrategySpec;
 
 /// Most combinations one sweep may have.
@@ -247,9 +247,9 @@ pub fn run_sweep(
                     match apply_params(base, params).and_then(|spec| {
                         // One thread per run: the sweep's threads keep every core busy.
                         let range = options.range.clone();
-                        run_range_on(&spec, cache, market, range, Bookkeeping::TradingView, false)
+                        metrics_of_range(&spec, cache, market, range, Bookkeeping::TradingView)
                     }) {
-                        Ok(report) => local.push(SweepRow { params: params.clone(), metrics: report.metrics }),
+                        Ok(metrics) => local.push(SweepRow { params: params.clone(), metrics }),
                         Err(BacktestError::Setup(reason) | BacktestError::Spec(reason)) => {
                             if let Ok(mut s) = skips.lock() {
                                 s.0 += 1;
