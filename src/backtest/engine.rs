@@ -287,9 +287,12 @@ pub fn run_range_with(
         if !valid {
             return Err(BacktestError::NoBars);
         }
-        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, Curve::stored(range.len()));
+        // Waits for the second thread's market data, if it is still at work.
+        let market_stats = cache.market_stats(range.clone());
+        let curve = Curve::new(EquityStats::new(&market_stats, &bars.ts_nanos()[range.clone()]), true);
+        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, curve);
         engine.run(&signals);
-        Ok(engine.finish(cache))
+        Ok(engine.finish(&market_stats))
     })
 }
 
@@ -310,59 +313,81 @@ pub(crate) fn metrics_of_range(
         return Err(BacktestError::NoBars);
     }
     let market_stats = cache.market_stats(range.clone());
-    let folded = Curve::folded(EquityStats::new(&market_stats, &bars.ts_nanos()[range.clone()]));
-    let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, folded);
+    let ts = &bars.ts_nanos()[range.clone()];
+    let mut engine = Engine::new(
+        spec,
+        &bars,
+        market,
+        range.clone(),
+        bookkeeping,
+        Curve::new(EquityStats::new(&market_stats, ts), false),
+    );
     engine.run(&signals);
     if let Some(metrics) = engine.finish_folded(&market_stats) {
         return Ok(metrics);
     }
     // The equity left the positive numbers (a blown account): its drawdowns need the whole curve.
-    let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, Curve::stored(range.len()));
+    let mut engine = Engine::new(
+        spec,
+        &bars,
+        market,
+        range.clone(),
+        bookkeeping,
+        Curve::new(EquityStats::new(&market_stats, ts), true),
+    );
     engine.run(&signals);
-    Ok(engine.finish(cache).metrics)
+    Ok(engine.finish(&market_stats).metrics)
 }
 
-/// Where the engine's equity goes: a stored curve, or a fold of it through a short buffer.
-enum Curve<'a> {
-    /// Every bar's equity, for the report.
-    Stored(Vec<f64>),
-    /// Folded into the statistics [`CURVE_CHUNK`] bars at a time.
-    Folded { buffer: Vec<f64>, stats: EquityStats<'a> },
+/// Where the engine's equity goes: folded into the statistics ([`EquityStats`]) [`CURVE_CHUNK`] bars at a time,
+/// while the values are still in the cache, and kept for the report or dropped after folding.
+struct Curve<'a> {
+    values: Vec<f64>,
+    /// Values before this index are folded.
+    folded: usize,
+    keep: bool,
+    stats: EquityStats<'a>,
 }
 
 impl<'a> Curve<'a> {
-    fn stored(bars: usize) -> Self {
-        Self::Stored(Vec::with_capacity(bars))
-    }
-
-    fn folded(stats: EquityStats<'a>) -> Self {
-        Self::Folded { buffer: Vec::with_capacity(CURVE_CHUNK), stats }
+    fn new(stats: EquityStats<'a>, keep: bool) -> Self {
+        let capacity = if keep { stats.market_bars() } else { CURVE_CHUNK };
+        Self { values: Vec::with_capacity(capacity), folded: 0, keep, stats }
     }
 
     #[inline]
     fn push(&mut self, equity: f64) {
-        match self {
-            Self::Stored(curve) => curve.push(equity),
-            Self::Folded { buffer, stats } => {
-                buffer.push(equity);
-                if buffer.len() >= CURVE_CHUNK {
-                    stats.push_run(buffer);
-                    buffer.clear();
-                }
-            }
+        self.values.push(equity);
+        if self.values.len() - self.folded >= CURVE_CHUNK {
+            self.fold();
         }
     }
 
     /// `count` bars at `equity`.
     fn push_flat(&mut self, equity: f64, count: usize) {
-        match self {
-            Self::Stored(curve) => curve.extend(std::iter::repeat_n(equity, count)),
-            Self::Folded { buffer, stats } => {
-                stats.push_run(buffer);
-                buffer.clear();
-                stats.push_flat(equity, count);
-            }
+        self.fold();
+        self.stats.push_flat(equity, count);
+        if self.keep {
+            self.values.extend(std::iter::repeat_n(equity, count));
+            self.folded = self.values.len();
         }
+    }
+
+    fn fold(&mut self) {
+        self.stats.push_run(&self.values[self.folded..]);
+        if self.keep {
+            self.folded = self.values.len();
+        } else {
+            self.values.clear();
+            self.folded = 0;
+        }
+    }
+
+    /// The figures, and the curve when kept (empty otherwise).
+    fn finish(mut self) -> (Vec<f64>, metrics::EquityFigures) {
+        self.fold();
+        let figures = self.stats.finish(self.keep.then_some(&self.values[..]));
+        (if self.keep { self.values } else { Vec::new() }, figures)
     }
 }
 
@@ -396,7 +421,7 @@ impl<'a> Engine<'a> {
         curve: Curve<'a>,
     ) -> Self {
         Self {
-            excursions: matches!(curve, Curve::Stored(_)),
+            excursions: curve.keep,
             curve,
             range,
             bookkeeping,
@@ -613,8 +638,8 @@ impl<'a> Engine<'a> {
         (close_now || entry.is_some()).then_some(Pending { close: close_now, entry })
     }
 
-    /// The report of a run with a stored curve (the metrics of a folded one: [`Self::finish_folded`]).
-    fn finish(self, cache: &SeriesCache) -> BacktestReport {
+    /// The report of a run whose curve is kept.
+    fn finish(self, market: &MarketStats) -> BacktestReport {
         let bars = self.bars.clone();
         let range = self.range.clone();
         let last = range.end - 1;
@@ -622,24 +647,16 @@ impl<'a> Engine<'a> {
         let close = bars.close()[last];
         let open_trade = self.position.as_ref().map(|p| p.to_trade(ts, last, close, 0.0, ExitReason::Open));
         let stats: Vec<TradeStats> = self.trades.iter().map(|t| trade_stats(t, range.start)).collect();
-        let market = cache.market_stats(range.clone());
-        let equity = match self.curve {
-            Curve::Stored(curve) => curve,
-            // Not built by the engine's callers; its buffer is only the curve's tail.
-            Curve::Folded { buffer, .. } => buffer,
-        };
-        let figures = metrics::curve_figures(&equity, &ts[range.clone()], &market);
-        // A whole curve's figures always have their drawdowns.
-        let metrics = metrics::compute_from(figures, &stats, &market, self.spec.initial_capital).unwrap_or_default();
+        let (equity, figures) = self.curve.finish();
+        // A kept curve's figures always have their drawdowns.
+        let metrics = metrics::compute_from(figures, &stats, market, self.spec.initial_capital).unwrap_or_default();
         BacktestReport { trades: self.trades, open_trade, equity, bars, range, metrics }
     }
 
-    /// The metrics of a run with a folded curve; `None` when the curve left the positive numbers (its drawdowns
-    /// then need the whole curve).
+    /// The metrics of a run; `None` when the curve, not kept, left the positive numbers (its drawdowns then need
+    /// the whole curve).
     fn finish_folded(self, market: &MarketStats) -> Option<Metrics> {
-        let Curve::Folded { buffer, mut stats } = self.curve else { return None };
-        stats.push_run(&buffer);
-        let figures = stats.finish(None);
+        let (_, figures) = self.curve.finish();
         let trades: Vec<TradeStats> = self.trades.iter().map(|t| trade_stats(t, self.range.start)).collect();
         metrics::compute_from(figures, &trades, market, self.spec.initial_capital)
     }
@@ -796,7 +813,8 @@ mod tests {
                 let open = price;
                 let close = open + next() * 0.002;
                 price = close;
-                let (high, low) = (open.max(close) + (next() + 0.5) * 0.0008, open.min(close) - (next() + 0.5) * 0.0008);
+                let (high, low) =
+                    (open.max(close) + (next() + 0.5) * 0.0008, open.min(close) - (next() + 0.5) * 0.0008);
                 Bar::new(i as i64 * 60_000_000_000, open, high, low, close, 1.0)
             })
             .collect();
@@ -811,7 +829,9 @@ mod tests {
             "long_entry": {"crosses_above": ["f", "s"]}, "long_exit": {"crosses_below": ["f", "s"]}"#;
         let specs = [
             // Long only, flat half the time.
-            format!(r#"{{"version": 1, "name": "a", {cross}, "position": {{"units": 10000}}, "initial_capital": 100000}}"#),
+            format!(
+                r#"{{"version": 1, "name": "a", {cross}, "position": {{"units": 10000}}, "initial_capital": 100000}}"#
+            ),
             // Always in the market, stops and targets, costs, orders on close.
             format!(
                 r#"{{"version": 1, "name": "b", {cross}, "short_entry": {{"crosses_below": ["f", "s"]}},

@@ -149,6 +149,11 @@ impl<'a> EquityStats<'a> {
         }
     }
 
+    /// Bars of the market data: the curve's full length.
+    pub fn market_bars(&self) -> usize {
+        self.market.len()
+    }
+
     /// The log return of pair `j` (bar `j` → `j + 1`, equities `b` → `a`) into lane `j % 8`.
     #[inline]
     fn add_pair(&mut self, j: usize, b: f64, a: f64) {
@@ -196,7 +201,7 @@ impl<'a> EquityStats<'a> {
         let mut k = 0;
         while k < pairs {
             let j = start + k;
-            if j % LANES == 0 && k + LANES <= pairs && j + LANES <= self.market_log.len() {
+            if j.is_multiple_of(LANES) && k + LANES <= pairs && j + LANES <= self.market_log.len() {
                 let s: [f64; LANES] = std::array::from_fn(|l| {
                     let (b, a) = (values[k + l], values[k + l + 1]);
                     (a - b) / (a + b)
