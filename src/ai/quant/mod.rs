@@ -33,6 +33,7 @@ mod x86;
 
 pub use bandwidth::{measure_read_bandwidth_gbs, measure_read_bandwidth_gbs_with};
 pub use kernel::Kernel;
+pub(crate) use kernel::Ready;
 pub use layout::Int4Linear;
 
 /// Why quantised tensors could not be turned into an [`Int4Linear`] (or multiplied).
