@@ -314,28 +314,17 @@ pub(crate) fn metrics_of_range(
     }
     let market_stats = cache.market_stats(range.clone());
     let ts = &bars.ts_nanos()[range.clone()];
-    let mut engine = Engine::new(
-        spec,
-        &bars,
-        market,
-        range.clone(),
-        bookkeeping,
-        Curve::new(EquityStats::new(&market_stats, ts), false),
-    );
-    engine.run(&signals);
-    if let Some(metrics) = engine.finish_folded(&market_stats) {
+    let run = |keep: bool| {
+        let curve = Curve::new(EquityStats::new(&market_stats, ts), keep);
+        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, curve);
+        engine.run(&signals);
+        engine
+    };
+    if let Some(metrics) = run(false).finish_folded(&market_stats) {
         return Ok(metrics);
     }
     // The equity left the positive numbers (a blown account): its drawdowns need the whole curve.
-    let mut engine = Engine::new(
-        spec,
-        &bars,
-        market,
-        range.clone(),
-        bookkeeping,
-        Curve::new(EquityStats::new(&market_stats, ts), true),
-    );
-    engine.run(&signals);
+    let engine = run(true);
     Ok(engine.finish(&market_stats).metrics)
 }
 
