@@ -277,7 +277,7 @@ pub fn run_range_with(
         // The statistics' market data (a logarithm per bar) is the same for every run on this range: when it is
         // not cached yet, a second thread computes it while the indicators, the signals and the engine run.
         if valid && !cache.has_market_stats(&range) {
-            // Without the thread, `finish` computes it.
+            // Without the thread, the `market_stats` call below computes it.
             let _ = std::thread::Builder::new()
                 .name("aio-market-stats".into())
                 .spawn_scoped(scope, || cache.market_stats(range.clone()));
@@ -389,9 +389,8 @@ struct Engine<'a> {
     position: Option<Position>,
     pending: Option<Pending>,
     trades: Vec<Trade>,
+    /// The equity; positions track their worst and best prices (the trades' MAE and MFE) only when it is kept.
     curve: Curve<'a>,
-    /// Whether positions track their worst and best prices (for the trades' MAE and MFE).
-    excursions: bool,
     range: Range<usize>,
     bookkeeping: Bookkeeping,
     /// Every commission paid so far.
@@ -410,7 +409,6 @@ impl<'a> Engine<'a> {
         curve: Curve<'a>,
     ) -> Self {
         Self {
-            excursions: curve.keep,
             curve,
             range,
             bookkeeping,
@@ -528,7 +526,7 @@ impl<'a> Engine<'a> {
         let curve = &mut self.curve;
         if p.stop.is_none() && p.target.is_none() {
             let bars = from..next_signal;
-            if self.excursions {
+            if curve.keep {
                 for ((&low, &high), &close) in low[bars.clone()].iter().zip(&high[bars.clone()]).zip(&close[bars]) {
                     p.see(low, high);
                     curve.push((cash + p.open_pnl(close)) + deferred);
