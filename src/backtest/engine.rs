@@ -272,26 +272,19 @@ pub fn run_range_with(
     bookkeeping: Bookkeeping,
 ) -> Result<BacktestReport, BacktestError> {
     let bars = cache.bars().clone();
-    let valid = range.start < range.end && range.end <= bars.len();
     std::thread::scope(|scope| {
         // The statistics' market data (a logarithm per bar) is the same for every run on this range: when it is
         // not cached yet, a second thread computes it while the indicators, the signals and the engine run.
-        if valid && !cache.has_market_stats(&range) {
+        if fits(&range, bars.len()) && !cache.has_market_stats(&range) {
             // Without the thread, the `market_stats` call below computes it.
             let _ = std::thread::Builder::new()
                 .name("aio-market-stats".into())
                 .spawn_scoped(scope, || cache.market_stats(range.clone()));
         }
-        // Compiled (and its errors reported) before an empty range is.
-        let signals = Signals::compile(spec, cache, market.pip_size, if valid { range.clone() } else { 0..0 })?;
-        if !valid {
-            return Err(BacktestError::NoBars);
-        }
+        let signals = compile_on(spec, cache, market, &range)?;
         // Waits for the second thread's market data, if it is still at work.
         let market_stats = cache.market_stats(range.clone());
-        let curve = Curve::new(EquityStats::new(&market_stats, &bars.ts_nanos()[range.clone()]), true);
-        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, curve);
-        engine.run(&signals);
+        let engine = run_engine(spec, &bars, market, range.clone(), bookkeeping, &market_stats, &signals, true);
         Ok(engine.finish(&market_stats))
     })
 }
@@ -307,25 +300,51 @@ pub(crate) fn metrics_of_range(
     bookkeeping: Bookkeeping,
 ) -> Result<Metrics, BacktestError> {
     let bars = cache.bars().clone();
-    let valid = range.start < range.end && range.end <= bars.len();
-    let signals = Signals::compile(spec, cache, market.pip_size, if valid { range.clone() } else { 0..0 })?;
-    if !valid {
-        return Err(BacktestError::NoBars);
-    }
+    let signals = compile_on(spec, cache, market, &range)?;
     let market_stats = cache.market_stats(range.clone());
-    let ts = &bars.ts_nanos()[range.clone()];
-    let run = |keep: bool| {
-        let curve = Curve::new(EquityStats::new(&market_stats, ts), keep);
-        let mut engine = Engine::new(spec, &bars, market, range.clone(), bookkeeping, curve);
-        engine.run(&signals);
-        engine
-    };
+    let run = |keep| run_engine(spec, &bars, market, range.clone(), bookkeeping, &market_stats, &signals, keep);
     if let Some(metrics) = run(false).finish_folded(&market_stats) {
         return Ok(metrics);
     }
     // The equity left the positive numbers (a blown account): its drawdowns need the whole curve.
-    let engine = run(true);
-    Ok(engine.finish(&market_stats).metrics)
+    Ok(run(true).finish(&market_stats).metrics)
+}
+
+/// Whether `range` is a nonempty range of the `bars` bars.
+fn fits(range: &Range<usize>, bars: usize) -> bool {
+    range.start < range.end && range.end <= bars
+}
+
+/// The signals of `spec` on `range`, compiled (and their errors reported) before an empty or out-of-bounds range
+/// is ([`BacktestError::NoBars`]).
+fn compile_on(
+    spec: &StrategySpec,
+    cache: &SeriesCache,
+    market: MarketSpec,
+    range: &Range<usize>,
+) -> Result<Signals, BacktestError> {
+    let valid = fits(range, cache.bars().len());
+    let signals = Signals::compile(spec, cache, market.pip_size, if valid { range.clone() } else { 0..0 })?;
+    if valid { Ok(signals) } else { Err(BacktestError::NoBars) }
+}
+
+/// The engine after running `signals` over `range`, its equity folded into statistics over `market_stats` and
+/// kept when `keep`.
+#[allow(clippy::too_many_arguments)]
+fn run_engine<'a>(
+    spec: &'a StrategySpec,
+    bars: &'a Arc<Bars>,
+    market: MarketSpec,
+    range: Range<usize>,
+    bookkeeping: Bookkeeping,
+    market_stats: &'a MarketStats,
+    signals: &Signals,
+    keep: bool,
+) -> Engine<'a> {
+    let stats = EquityStats::new(market_stats, &bars.ts_nanos()[range.clone()]);
+    let mut engine = Engine::new(spec, bars, market, range, bookkeeping, Curve::new(stats, keep));
+    engine.run(signals);
+    engine
 }
 
 /// Where the engine's equity goes: folded into the statistics ([`EquityStats`]) [`CURVE_CHUNK`] bars at a time,
