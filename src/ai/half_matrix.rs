@@ -111,28 +111,30 @@ impl HalfMatrix {
 
 /// `Σ f32(w[i]) · x[i]` over the shorter of the two, with a SIMD kernel.
 fn dot_f16(kernel: Ready, w: &[f16], x: &[f32]) -> f32 {
-    match kernel.kernel() {
-        // SAFETY: a `Ready` kernel passed `is_available()`, so the CPU has the target features of the function.
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => unsafe { x86::dot_avx512::<false>(w.as_ptr().cast(), w.len(), x) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { x86::dot_avx2::<false>(w.as_ptr().cast(), w.len(), x) },
-        _ => w.iter().zip(x).map(|(w, x)| w.to_f32() * x).sum(),
-    }
+    dot_bits::<false>(kernel, half::slice::HalfFloatSliceExt::reinterpret_cast(w), x)
 }
 
 /// [`dot_f16`] of a bfloat16 row.
 fn dot_bf16(kernel: Ready, w: &[bf16], x: &[f32]) -> f32 {
+    dot_bits::<true>(kernel, half::slice::HalfFloatSliceExt::reinterpret_cast(w), x)
+}
+
+/// The dot product of 16-bit values given by their bits (`BF16`: bfloat16, else IEEE half) with `x`.
+fn dot_bits<const BF16: bool>(kernel: Ready, w: &[u16], x: &[f32]) -> f32 {
     match kernel.kernel() {
         // SAFETY: a `Ready` kernel passed `is_available()`, so the CPU has the target features of the function.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx512 => unsafe { x86::dot_avx512::<true>(w.as_ptr().cast(), w.len(), x) },
+        Kernel::Avx512 => unsafe { x86::dot_avx512::<BF16>(w.as_ptr(), w.len(), x) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2 => unsafe { x86::dot_avx2::<true>(w.as_ptr().cast(), w.len(), x) },
-        _ => w.iter().zip(x).map(|(w, x)| w.to_f32() * x).sum(),
+        Kernel::Avx2 => unsafe { x86::dot_avx2::<BF16>(w.as_ptr(), w.len(), x) },
+        _ => w.iter().zip(x).map(|(&w, x)| widen_one::<BF16>(w) * x).sum(),
     }
+}
+
+/// One 16-bit value widened to f32.
+fn widen_one<const BF16: bool>(bits: u16) -> f32 {
+    if BF16 { f32::from_bits(u32::from(bits) << 16) } else { f16::from_bits(bits).to_f32() }
 }
 
 /// The widening dot products: 16-bit values (`BF16`: bfloat16, else IEEE half) times f32, four independent
@@ -141,10 +143,7 @@ fn dot_bf16(kernel: Ready, w: &[bf16], x: &[f32]) -> f32 {
 mod x86 {
     use core::arch::x86_64::*;
 
-    /// One 16-bit value widened to f32.
-    fn widen_one<const BF16: bool>(bits: u16) -> f32 {
-        if BF16 { f32::from_bits(u32::from(bits) << 16) } else { half::f16::from_bits(bits).to_f32() }
-    }
+    use super::widen_one;
 
     /// `Σ widen(w[i]) · x[i]` for `i < min(len, x.len())`.
     ///
