@@ -314,6 +314,22 @@ fn fused_marlin_checkpoint_matches_transformers() {
 }
 
 #[test]
+fn forward_matches_transformers_on_and_off_the_rayon_pool_and_from_two_callers_at_once() {
+    // A caller outside rayon's pool has each pass run on a pool worker; a caller already on a worker (here one of
+    // its own pool) runs it in place; two callers at once share the global pool. All must give the reference.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+    pool.install(|| {
+        assert!(rayon::current_thread_index().is_some());
+        check_model("tiny-marlin-fused", "tiny-int4-reference");
+    });
+    std::thread::scope(|s| {
+        let a = s.spawn(|| check_model("tiny-marlin-fused", "tiny-int4-reference"));
+        let b = s.spawn(|| check_model("tiny-f32", "tiny-f32"));
+        assert!(a.join().is_ok() && b.join().is_ok(), "a concurrent caller failed");
+    });
+}
+
+#[test]
 fn model_info_names_the_int4_layouts() {
     for (dir, layout) in [
         ("tiny-f32", "dense"),

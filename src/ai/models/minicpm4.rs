@@ -344,6 +344,13 @@ impl MiniCpm4 {
         cache: &mut KvCache,
         all_positions: bool,
     ) -> Result<Tensor, AiError> {
+        // Run the whole pass on a rayon worker: from a thread outside the pool, every parallel
+        // operation (each matmul of every layer) is handed to the pool while the caller sleeps,
+        // and that wake-up round trip, paid a few hundred times per token, is a visible share of
+        // a small model's decode step. From a worker, the operations run in place.
+        if rayon::current_thread_index().is_none() {
+            return rayon::scope(|_| self.forward_embeddings(embeddings, cache, all_positions));
+        }
         let cfg = &self.cfg;
         let (t, hidden) = embeddings.dims2()?;
         if t == 0 || hidden != cfg.hidden_size {
